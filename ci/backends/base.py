@@ -1,0 +1,77 @@
+"""The contract between the Tier 3 engine and a way of running backing services.
+
+The engine only ever calls these methods, in this order: ``sweep`` (clean what
+dead runs left), ``up`` (start everything; may fail halfway), ``endpoint`` and
+``check_alive``/``native_ready`` while waiting, ``collect`` (logs into the
+artifacts), ``down`` (always, even after a half-finished ``up``). A backend
+records what it started *as it starts it*, so ``down`` after a failed ``up``
+removes exactly what exists.
+
+This is the shape a Kubernetes backend fits unchanged: ``up`` creates a
+namespace labelled with the run id and applies manifests, ``endpoint`` returns
+a loopback port-forward, ``sweep`` deletes namespaces whose owner is gone.
+"""
+
+from __future__ import annotations
+
+import abc
+from pathlib import Path
+from typing import ClassVar
+
+from ci.console import Console
+from ci.endpoints import Endpoint
+from ci.runinfo import RunInfo
+from ci.service import Backing, Service
+
+
+class Backend(abc.ABC):
+    name: ClassVar[str]
+
+    def __init__(self, service: Service, run: RunInfo, console: Console) -> None:
+        self.service = service
+        self.run = run
+        self.console = console
+
+    @abc.abstractmethod
+    def sweep(self) -> list[str]:
+        """Remove what earlier runs of this checkout left behind when their owner is gone.
+
+        Returns one human-readable line per thing removed. Must never touch a
+        run whose owner is alive, a run marked kept, or another checkout's run.
+        """
+
+    @abc.abstractmethod
+    def up(self) -> None:
+        """Start every backing service without waiting for readiness."""
+
+    @abc.abstractmethod
+    def endpoint(self, backing: Backing) -> Endpoint:
+        """Where ``backing`` is reachable from this host (valid after ``up``)."""
+
+    @abc.abstractmethod
+    def check_alive(self, backing: Backing) -> None:
+        """Raise :class:`ci.errors.BackendDied` (with a log tail) if it has exited."""
+
+    def native_ready(self, backing: Backing) -> bool:
+        """The platform's own readiness verdict (a Docker healthcheck), True if none."""
+        return True
+
+    @abc.abstractmethod
+    def log_tail(self, backing: Backing, lines: int = 20) -> str:
+        """The last lines of the server's log (unmasked: callers redact)."""
+
+    @abc.abstractmethod
+    def collect(self, logs_dir: Path, *, failed: bool) -> list[Path]:
+        """Write per-backend logs (and, on failure, diagnostics) under ``logs_dir``."""
+
+    @abc.abstractmethod
+    def down(self) -> None:
+        """Stop and remove everything this run started. Idempotent; never raises for 'gone'."""
+
+    @abc.abstractmethod
+    def keep(self) -> str:
+        """Mark this run kept (sweeps skip it) and return how to tear it down by hand."""
+
+    def describe(self) -> str:
+        """One line for the 'backend chosen' message."""
+        return self.name

@@ -1,0 +1,128 @@
+"""Where a running backend can be reached, and the env var names suites read.
+
+A backend (local process, compose container, a port-forwarded pod) turns each
+declared backing service into an :class:`Endpoint`; :func:`suite_env` turns the
+endpoints into the variables a suite reads. The names follow three layers, each
+overriding the one before: a generic ``<NAME>_HOST``/``<NAME>_PORT`` per
+backend, the conventions of each kind (libpq's ``PG*``, ``DATABASE_URL``,
+``REDIS_URL``, ``NATS_URL``, the ``POSTGRES_*`` of official images), and the
+service's own ``export`` templates.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from ci.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    kind: str
+    host: str
+    port: int
+    user: str | None = None
+    password: str | None = None
+    database: str | None = None
+    path: str = "/"
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        if self.kind == "postgres":
+            auth = quote(self.user or "postgres")
+            if self.password:
+                auth += ":" + quote(self.password)
+            return f"postgresql://{auth}@{self.host}:{self.port}/{quote(self.database or '')}"
+        if self.kind == "redis":
+            return f"redis://{self.host}:{self.port}/0"
+        if self.kind == "nats":
+            return f"nats://{self.host}:{self.port}"
+        if self.kind == "http":
+            return f"http://{self.host}:{self.port}{self.path}"
+        return f"tcp://{self.host}:{self.port}"
+
+    def public_url(self) -> str:
+        """The URL with any password replaced, for printing."""
+        if self.password:
+            return self.url.replace(quote(self.password), "***", 1)
+        return self.url
+
+
+def env_name(backend_name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]", "_", backend_name).upper()
+
+
+def _kind_conventions(ep: Endpoint) -> dict[str, str]:
+    port = str(ep.port)
+    if ep.kind == "postgres":
+        return {
+            "POSTGRES_HOST": ep.host,
+            "POSTGRES_PORT": port,
+            "POSTGRES_USER": ep.user or "",
+            "POSTGRES_PASSWORD": ep.password or "",
+            "POSTGRES_DB": ep.database or "",
+            "PGHOST": ep.host,
+            "PGPORT": port,
+            "PGUSER": ep.user or "",
+            "PGPASSWORD": ep.password or "",
+            "PGDATABASE": ep.database or "",
+            "DATABASE_URL": ep.url,
+        }
+    if ep.kind == "redis":
+        return {"REDIS_HOST": ep.host, "REDIS_PORT": port, "REDIS_URL": ep.url}
+    if ep.kind == "nats":
+        return {"NATS_URL": ep.url}
+    return {}
+
+
+def suite_env(endpoints: Mapping[str, Endpoint], export: Mapping[str, str]) -> dict[str, str]:
+    """The variables that tell a suite where its backends are.
+
+    ``export`` maps a variable name to a template such as ``"{dragonfly.url}"``
+    or ``"{postgres.host}:{postgres.port}"``; the first endpoint of each kind
+    also gets that kind's conventional names.
+    """
+    env: dict[str, str] = {}
+    for ep in endpoints.values():
+        prefix = env_name(ep.name)
+        env[f"{prefix}_HOST"] = ep.host
+        env[f"{prefix}_PORT"] = str(ep.port)
+        env[f"{prefix}_URL"] = ep.url
+    seen_kinds: set[str] = set()
+    for ep in endpoints.values():
+        if ep.kind not in seen_kinds:
+            seen_kinds.add(ep.kind)
+            env.update(_kind_conventions(ep))
+    for var, template in export.items():
+        env[var] = render_template(template, endpoints, var)
+    return env
+
+
+class _Attrs:
+    def __init__(self, ep: Endpoint) -> None:
+        self._ep = ep
+
+    def __getattr__(self, item: str) -> str:
+        value = getattr(self._ep, item)
+        return "" if value is None else str(value)
+
+
+def render_template(template: str, endpoints: Mapping[str, Endpoint], var: str = "") -> str:
+    namespace = {name: _Attrs(ep) for name, ep in endpoints.items()}
+    try:
+        return template.format_map(namespace)
+    except (KeyError, AttributeError) as exc:
+        raise ConfigError(
+            f"export {var}={template!r} refers to {exc}, which is not a declared backend "
+            "or endpoint attribute",
+            hint=f"backends: {', '.join(endpoints)}; attributes: host, port, url, user, "
+            "password, database, address",
+        ) from None

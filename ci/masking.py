@@ -1,0 +1,80 @@
+"""One process-wide masker for secret values.
+
+Every secret is registered here before its first use; everything the framework
+prints, logs or writes as an artifact goes through :func:`redact`. On GitHub
+Actions each line of a value is also announced with ``::add-mask::`` (GitHub
+masks line by line, actions/runner#161), written straight to the stdout file
+descriptor so the value never passes through a logger or an echoing shell.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import threading
+from collections.abc import Iterable
+
+MASK = "***"
+# Values shorter than this are not masked: replacing "1" or "true" everywhere
+# would make logs unreadable and protects nothing.
+MIN_SECRET_LENGTH = 4
+
+
+class Masker:
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+        self._lock = threading.Lock()
+
+    def register(self, value: str | None, *, announce: bool | None = None) -> None:
+        """Mask ``value`` (and each of its lines) from now on."""
+        if not value:
+            return
+        parts = {value, *(line.strip() for line in value.splitlines())}
+        parts = {p for p in parts if len(p) >= MIN_SECRET_LENGTH}
+        new = parts - self._values
+        if not new:
+            return
+        with self._lock:
+            self._values |= new
+            ordered = sorted(self._values, key=len, reverse=True)
+            self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
+        if announce if announce is not None else os.environ.get("GITHUB_ACTIONS") == "true":
+            _announce_to_github(sorted(new))
+
+    def register_many(self, values: Iterable[str | None]) -> None:
+        for value in values:
+            self.register(value)
+
+    def redact(self, text: str) -> str:
+        pattern = self._pattern
+        if pattern is None or not text:
+            return text
+        return pattern.sub(MASK, text)
+
+    def redact_bytes(self, data: bytes) -> bytes:
+        if self._pattern is None:
+            return data
+        return self.redact(data.decode("utf-8", "replace")).encode("utf-8")
+
+    def contains_secret(self, text: str) -> bool:
+        pattern = self._pattern
+        return bool(pattern and pattern.search(text))
+
+    def clear(self) -> None:
+        """Forget every value (tests only)."""
+        with self._lock:
+            self._values.clear()
+            self._pattern = None
+
+
+def _announce_to_github(lines: list[str]) -> None:
+    sys.stdout.flush()
+    payload = "".join(f"::add-mask::{line}\n" for line in lines)
+    os.write(sys.stdout.fileno(), payload.encode("utf-8"))
+
+
+masker = Masker()
+register = masker.register
+redact = masker.redact
