@@ -14,15 +14,16 @@ class ExitCode(enum.IntEnum):
     """Documented process exit codes (see docs/configuration.md)."""
 
     OK = 0
-    """Every stage passed."""
     TESTS_FAILED = 1
-    """The suite ran and at least one test failed (or errored)."""
     CONFIG = 2
-    """Usage, configuration or missing-environment error; nothing was started."""
     INFRA = 3
-    """Infrastructure error: a backend did not come up, a migration failed."""
     INTERRUPTED = 130
-    """Interrupted by SIGINT (Ctrl-C) or SIGTERM; everything started was torn down."""
 
 
-DESCRIPTIONS: dict[ExitCode, str] = {code: (code.__doc__ or "").strip() for code in ExitCode}
+DESCRIPTIONS: dict[ExitCode, str] = {
+    ExitCode.OK: "every stage passed",
+    ExitCode.TESTS_FAILED: "the suite ran and at least one test failed or errored",
+    ExitCode.CONFIG: "usage, configuration or missing-environment error; nothing was started",
+    ExitCode.INFRA: "infrastructure error: a backend did not come up, a migration failed",
+    ExitCode.INTERRUPTED: "interrupted (SIGINT/SIGTERM); everything started was torn down",
+}

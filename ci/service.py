@@ -212,7 +212,12 @@ class Service:
 
     def __post_init__(self) -> None:
         if self.root is None:
-            caller = sys._getframe(1).f_globals.get("__file__")
+            frame = sys._getframe(1)
+            # Skip our own frames (and the dataclass-generated __init__) to find
+            # the tier3.py that declared the service.
+            while frame.f_back is not None and frame.f_globals.get("__name__") == __name__:
+                frame = frame.f_back
+            caller = frame.f_globals.get("__file__")
             if caller is None:
                 raise ConfigError("Service() needs root= when not declared in a file")
             path = Path(caller).resolve()

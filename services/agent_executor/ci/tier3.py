@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the checkout, for `ci`
 
-from ci import Service, Suite, nats, postgres, redis, secret  # noqa: E402
+from ci import Service, Suite, nats, postgres, redis, secret
 
 service = Service(
     backends=[

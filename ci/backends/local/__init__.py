@@ -1,0 +1,1 @@
+"""The local-process backend: real servers as child processes on loopback, no Docker."""
