@@ -1,0 +1,141 @@
+"""A run's result as GitHub shows it: a job summary and one annotation per failing test.
+
+Called by Tier 3 at the end of a run when ``GITHUB_ACTIONS=true``. The on-call
+engineer opening a red run should see, without reading the log: which stage
+failed and how long each took, how many tests ran, and each failing test with
+its message, pinned to its line in the diff. Everything written passes through
+the masker first: a secret in an assertion message must not reach the summary.
+
+Workflow-command escaping follows GitHub's rules: in the message ``%``, CR
+and LF are percent-encoded; in properties (file, line, title) also ``:`` and
+``,``, which would otherwise end the property.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from ci.masking import redact
+from ci.tier1.discovery import repo_root as default_repo_root
+from ci.tier1.failures import Counts, FailedTest, JunitReport, read
+
+MAX_MESSAGE = 2000
+"""Characters of a failure message kept in an annotation (GitHub truncates anyway)."""
+MAX_DETAILS = 6000
+"""Characters of a traceback kept per failing test in the summary (its limit is 1 MiB)."""
+
+
+def escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def annotation(failure: FailedTest) -> str:
+    """One ``::error`` line for a failing test (already redacted)."""
+    props = []
+    if failure.file:
+        props.append(f"file={escape_property(redact(failure.file))}")
+        if failure.line:
+            props.append(f"line={failure.line}")
+    props.append(f"title={escape_property(redact(failure.test_id))}")
+    message = redact(failure.message)[:MAX_MESSAGE]
+    return f"::error {','.join(props)}::{escape_data(message)}"
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def summary_markdown(run: dict[str, Any], report: JunitReport | None) -> str:
+    """The Markdown appended to ``$GITHUB_STEP_SUMMARY`` (already redacted)."""
+    service = run.get("service", "?")
+    code = run.get("exit_code")
+    verdict = "passed" if code == 0 else f"failed (exit {code})"
+    out = [f"### {service} integration tests: {verdict}", ""]
+    backend = run.get("backend")
+    if backend:
+        out += [f"Backend: `{backend}`", ""]
+    stages = run.get("stages") or []
+    if stages:
+        out += ["| stage | status | seconds |", "| --- | --- | ---: |"]
+        for stage in stages:
+            seconds = float(stage.get("seconds") or 0.0)
+            status = stage.get("status", "")
+            detail = stage.get("detail")
+            out.append(f"| {_cell(stage.get('name', ''))} | {_cell(status)}"
+                       f"{' — ' + _cell(detail) if detail else ''} | {seconds:.2f} |")
+        out.append("")
+    counts = report.counts if report else _counts_from_run(run)
+    if counts:
+        out += [f"**Tests:** {counts.total} total, {counts.passed} passed, {counts.failed} failed, "
+                f"{counts.errors} errors, {counts.skipped} skipped", ""]
+    error = run.get("error")
+    if error:
+        out += [f"**Error:** {_cell(error)}", ""]
+    failures = report.failures if report else ()
+    if failures:
+        out += ["#### Failing tests", ""]
+        for failure in failures:
+            where = f" ({failure.file}:{failure.line})" if failure.file else ""
+            out += [f"<details><summary><code>{_html(failure.test_id)}</code>{_html(where)}: "
+                    f"{_html(failure.message.splitlines()[0] if failure.message else '')}"
+                    "</summary>", "", "```text",
+                    (failure.details or failure.message)[:MAX_DETAILS].replace("```", "'''"),
+                    "```", "</details>", ""]
+    return redact("\n".join(out) + "\n")
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _counts_from_run(run: dict[str, Any]) -> Counts | None:
+    tests = run.get("tests")
+    if not isinstance(tests, dict):
+        return None
+    keys = ("total", "passed", "failed", "errors", "skipped")
+    return Counts(*(int(tests.get(k) or 0) for k in keys))
+
+
+def _bases(root: Path, run: dict[str, Any]) -> list[Path]:
+    """Folders a JUnit classname may be relative to: the service's folder, then the root."""
+    service = run.get("service")
+    return [root / "services" / str(service)] if service else []
+
+
+def report_to_github(run_json: Path, junit_xml: Path | None, *,
+                     repo_root: Path | None = None, stream: TextIO | None = None) -> None:
+    """Append the summary to ``$GITHUB_STEP_SUMMARY`` and print one ``::error`` per failing test.
+
+    Never raises for a bad or missing input: reporting must not turn a test
+    failure into a crash of the reporter.
+    """
+    out = stream or sys.stdout
+    root = (repo_root or default_repo_root()).resolve()
+    try:
+        run: dict[str, Any] = json.loads(run_json.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        print(f"::warning title=tiers::cannot read {escape_data(str(run_json))}: "
+              f"{escape_data(redact(str(exc)))}", file=out, flush=True)
+        run = {}
+    report: JunitReport | None = None
+    if junit_xml is not None:
+        try:
+            report = read(junit_xml, root, _bases(root, run))
+        except (OSError, ValueError) as exc:  # ET.ParseError is a ValueError
+            print(f"::warning title=tiers::cannot read {escape_data(str(junit_xml))}: "
+                  f"{escape_data(redact(str(exc)))}", file=out, flush=True)
+    markdown = summary_markdown(run, report)
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if path:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(markdown)
+    for failure in report.failures if report else ():
+        print(annotation(failure), file=out, flush=True)
