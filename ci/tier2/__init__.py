@@ -1,0 +1,24 @@
+"""Tier 2: the nox sessions between GitHub Actions and a service's Tier 3 runner.
+
+``noxfile.py`` calls :func:`register`; everything else (discovery, .env layers,
+Parameter Store, validation, install, hand-off) lives in one module per concern.
+Importing this package needs only nox and the standard library; python-dotenv
+and boto3 are imported when a session uses them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["register"]
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+def register(repo_root: str | Path) -> list[str]:
+    """Register ``integration-<service>`` per service and the framework's sessions."""
+    from ci.tier2.sessions import register as _register
+
+    return _register(Path(repo_root).resolve())

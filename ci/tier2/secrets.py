@@ -1,0 +1,42 @@
+"""Which values are secret, and registering them with the masker before first use.
+
+Declared secrets (``secret(...)`` in a service's tier3.py) are secret by
+declaration; a key that only appears in a .env file is treated as secret when
+its name looks like one, because a .env file has no way to say so. The pattern
+is deliberately narrow (no ``AUTH``: ``DISABLE_VAULT_AUTH=true`` would mask
+every "true" in the logs).
+"""
+
+from __future__ import annotations
+
+import re
+
+from ci.masking import masker
+
+SECRET_NAME = re.compile(
+    r"(SECRET|TOKEN|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|PRIVATE|API_?KEY|ACCESS_KEY|"
+    r"_KEY$|^KEY$|COOKIE)",
+    re.IGNORECASE,
+)
+SECRET_NAMES_VAR = "TIERS_SECRET_NAMES"
+
+
+def looks_secret(name: str) -> bool:
+    return bool(SECRET_NAME.search(name))
+
+
+def register_secret(value: str) -> None:
+    """Mask ``value`` in everything printed from now on.
+
+    Each line of a multi-line value is registered on its own *before* the
+    whole value: GitHub masks line by line (actions/runner#161), and a
+    ``::add-mask::`` of a multi-line string would print its later lines as
+    plain log lines unless they are already masked.
+    """
+    lines = [line.strip() for line in value.splitlines()]
+    if len(lines) > 1:
+        for line in lines:
+            masker.register(line)
+        masker.register(value, announce=False)
+    else:
+        masker.register(value)
