@@ -1,0 +1,65 @@
+"""Container liveness and the Docker healthcheck verdict, read through the SDK.
+
+A wait must end the moment a container is gone for good, not when its timeout
+runs out (testcontainers-python#681): an exited container, or one the restart
+policy already restarted (it crashed once; the next start may hide that), fails
+at once with its exit code and the tail of its logs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ci.errors import BackendDied
+
+
+def _state(container: Any) -> dict[str, Any]:
+    container.reload()
+    state: dict[str, Any] = container.attrs.get("State") or {}
+    return state
+
+
+def native_ready(container: Any) -> bool:
+    """True when the container has no healthcheck, else when Docker says ``healthy``."""
+    health = _state(container).get("Health")
+    if not health:
+        return True
+    return bool(health.get("Status") == "healthy")
+
+
+def health_detail(container: Any) -> str:
+    """The last healthcheck output, to explain a wait that timed out."""
+    health = (container.attrs.get("State") or {}).get("Health") or {}
+    log = health.get("Log") or []
+    if not log:
+        return ""
+    last = log[-1]
+    output = str(last.get("Output", "")).strip()
+    return f"healthcheck {health.get('Status')}, last exit {last.get('ExitCode')}: {output[-300:]}"
+
+
+def logs(container: Any, lines: int) -> str:
+    data: bytes = container.logs(tail=lines, stdout=True, stderr=True)
+    return data.decode("utf-8", "replace")
+
+
+def check_alive(container: Any, backend: str, tail_lines: int = 20) -> None:
+    """Raise :class:`BackendDied` if the container exited, died or has restarted."""
+    state = _state(container)
+    restarts = int(container.attrs.get("RestartCount") or 0)
+    status = state.get("Status", "")
+    if status in ("exited", "dead") or restarts > 0 or state.get("Restarting"):
+        code = state.get("ExitCode")
+        what = "restarted" if restarts > 0 and status == "running" else status or "stopped"
+        detail = f"exit code {code}"
+        if state.get("OOMKilled"):
+            detail += ", killed for running out of memory"
+        if restarts:
+            detail += f", restarted {restarts} time(s)"
+        tail = logs(container, tail_lines).rstrip()
+        raise BackendDied(
+            f"{backend}: container {container.name} {what} ({detail})"
+            + (f"; last log lines:\n{tail}" if tail else "; it wrote no log"),
+            hint=f"docker logs {container.name} (before teardown), or the run's "
+                 f"logs/{backend}.log artifact",
+        )
