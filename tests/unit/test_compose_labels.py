@@ -1,0 +1,133 @@
+"""Project names, the label override file, and the sweep's choice of what to remove."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ci import keep
+from ci.backends.compose import composefile, sweep
+from ci.runinfo import RunInfo
+
+COMPOSE = """
+services:
+  postgres:
+    image: postgres:15
+    volumes: [pgdata:/var/lib/postgresql/data]
+  nats:
+    image: "nats:${NATS_TAG:-2.10-alpine}"
+networks:
+  back: {}
+  shared: {external: true}
+volumes:
+  pgdata: {}
+  outside: {external: true}
+"""
+
+
+def test_project_name_is_service_and_short_run_id() -> None:
+    assert sweep.project_name("agent_executor", "9f7b0a4d1234") == "agent_executor-9f7b0a4d"
+    assert sweep.project_name("My.Service", "abc") == "my-service-abc"
+
+
+def test_override_labels_services_networks_and_owned_volumes(tmp_path: Path) -> None:
+    path = tmp_path / "stack.yml"
+    path.write_text(COMPOSE)
+    model = composefile.load(path)
+    run = RunInfo("svc", tmp_path, id="run12345", owner="42:99")
+    written = sweep.write_override(model, run, tmp_path / "run")
+    doc = json.loads(written.read_text())  # JSON is YAML: compose reads it as is
+    labels = run.labels()
+    assert set(doc["services"]) == {"postgres", "nats"}
+    assert all(spec["labels"] == labels for spec in doc["services"].values())
+    assert set(doc["networks"]) == {"default", "back"}  # not the external one
+    assert set(doc["volumes"]) == {"pgdata"}
+    assert labels["io.tiers.owner"] == "42:99"
+    assert labels["io.tiers.checkout"] == str(tmp_path)
+
+
+def test_images_are_interpolated(tmp_path: Path) -> None:
+    path = tmp_path / "stack.yml"
+    path.write_text(COMPOSE)
+    model = composefile.load(path)
+    assert model.images({}) == {"postgres": "postgres:15", "nats": "nats:2.10-alpine"}
+    assert model.images({"NATS_TAG": "2.11"})["nats"] == "nats:2.11"
+
+
+@pytest.mark.parametrize(("text", "env", "expected"), [
+    ("${A:-x}", {}, "x"), ("${A:-x}", {"A": ""}, "x"), ("${A-x}", {"A": ""}, ""),
+    ("$A/${B}", {"A": "1", "B": "2"}, "1/2"), ("$$A", {"A": "1"}, "$A"),
+    ("127.0.0.1:${P:-0}:5432", {"P": "15433"}, "127.0.0.1:15433:5432"),
+])
+def test_interpolate(text: str, env: dict[str, str], expected: str) -> None:
+    assert composefile.interpolate(text, env) == expected
+
+
+# -- sweep decisions, against a fake Docker client ---------------------------------
+@dataclass
+class Thing:
+    name: str
+    labels: dict[str, str]
+    removed: bool = False
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        return {"Labels": self.labels}
+
+    def remove(self, **_kw: Any) -> None:
+        self.removed = True
+
+
+@dataclass
+class Collection:
+    items: list[Thing] = field(default_factory=list)
+
+    def list(self, **_kw: Any) -> list[Thing]:
+        return list(self.items)
+
+
+@dataclass
+class FakeDocker:
+    containers: Collection
+    networks: Collection
+    volumes: Collection
+
+
+def labels(run_id: str, owner: str, checkout: Path) -> dict[str, str]:
+    return {"io.tiers.run-id": run_id, "io.tiers.owner": owner,
+            "io.tiers.checkout": str(checkout), "io.tiers.service": "svc"}
+
+
+def test_sweep_removes_only_dead_unkept_runs_of_this_checkout(tmp_path: Path) -> None:
+    here, there = tmp_path / "here", tmp_path / "there"
+    dead = Thing("dead_pg_1", labels("dead0001", "1:1", here))
+    live = Thing("live_pg_1", labels("live0001", "2:2", here))
+    other = Thing("other_pg_1", labels("othr0001", "1:1", there))
+    kept_run = Thing("kept_pg_1", labels("kept0001", "1:1", here))
+    net = Thing("dead_default", labels("dead0001", "1:1", here))
+    vol = Thing("dead_pgdata", labels("dead0001", "1:1", here))
+    keep.save(here, "kept0001", {"run_id": "kept0001"})
+    cli = FakeDocker(Collection([dead, live, other, kept_run]), Collection([net]),
+                     Collection([vol]))
+    removed = sweep.sweep(cli, here, alive=lambda owner: owner == "2:2")
+    assert [t.removed for t in (dead, live, other, kept_run, net, vol)] == [
+        True, False, False, False, True, True]
+    assert removed == [
+        "container dead_pg_1 (run dead0001, owner pid 1 gone)",
+        "network dead_default (run dead0001, owner pid 1 gone)",
+        "volume dead_pgdata (run dead0001, owner pid 1 gone)",
+    ]
+
+
+def test_teardown_mode_removes_one_run_even_if_kept(tmp_path: Path) -> None:
+    a = Thing("a", labels("run0000a", "1:1", tmp_path))
+    b = Thing("b", labels("run0000b", "1:1", tmp_path))
+    keep.save(tmp_path, "run0000a", {})
+    cli = FakeDocker(Collection([a, b]), Collection(), Collection())
+    sweep.sweep(cli, tmp_path, alive=lambda _o: False, only_runs=["run0000a"],
+                include_kept=True)
+    assert a.removed and not b.removed
