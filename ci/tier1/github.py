@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -129,7 +130,7 @@ def report_to_github(run_json: Path, junit_xml: Path | None, *,
     if junit_xml is not None:
         try:
             report = read(junit_xml, root, _bases(root, run))
-        except (OSError, ValueError) as exc:  # ET.ParseError is a ValueError
+        except (OSError, ValueError, ET.ParseError) as exc:
             print(f"::warning title=tiers::cannot read {escape_data(str(junit_xml))}: "
                   f"{escape_data(redact(str(exc)))}", file=out, flush=True)
     markdown = summary_markdown(run, report)
