@@ -8,7 +8,11 @@ and boto3 are imported when a session uses them.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+
+LOADED_AT = time.monotonic()
+"""When the noxfile imported Tier 2: the start of the "seconds before Tier 3" clock."""
 
 __all__ = ["register"]
 

@@ -37,7 +37,7 @@ def rerun_hint(service: Service, args: Sequence[str], environment: str,
                secret_names: Sequence[str], venv: str | None) -> list[str]:
     """Lines telling a person how to run exactly this Tier 3 without Tier 2."""
     command = shlex.join(tier3_command(service, args))
-    lines = [f"Tier 3 command: {command}"]
+    lines = []
     prefix = f"source {venv}/bin/activate && " if venv else ""
     lines.append(f"rerun Tier 3 alone: {prefix}{ENV_NAME_VAR}={shlex.quote(environment)} "
                  f"{command}")

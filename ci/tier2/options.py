@@ -78,10 +78,20 @@ OPTIONS: tuple[Option, ...] = (
            "Unprivileged user PostgreSQL runs as when Tier 3 runs as root."),
     Option("DOCKER_HOST", "Tier 3", "`/var/run/docker.sock`",
            "Docker daemon the compose backend (and `auto`) talks to."),
+    Option("TIERS_COMPOSE", "compose backend", "`docker compose`, then `docker-compose`",
+           "Force the compose command line (e.g. `docker-compose` for compose v1)."),
     Option("TIERS_PULL_TIMEOUT", "`nox -s images`", "`60`",
            "Seconds to try pulling an image before building a local stand-in."),
     Option("TIERS_DEBIAN_MIRROR", "`nox -s images`", "deb.debian.org",
            "Debian mirror for the debootstrap base image."),
+    # -- running Tier 1 locally with act -----------------------------------------
+    Option("TIERS_ACT_AWS_ENDPOINT_URL", "`nox -s tier1`", "unset",
+           "AWS endpoint (e.g. a moto server) the workflow's Parameter Store calls go to "
+           "under act."),
+    Option("TIERS_ACT_PYTHON", "`nox -s tier1` (set inside the act job)", "the host's python",
+           "Interpreter the stand-in setup-python action puts on the job's PATH."),
+    Option("TIERS_ACT_ARTIFACTS", "`nox -s tier1` (set inside the act job)", "a temp dir",
+           "Where the stand-in upload-artifact action copies the run's artifacts."),
 )
 
 SSM_MODES = ("auto", "always", "never")

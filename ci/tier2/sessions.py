@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -78,7 +79,7 @@ def integration(session: Any, found: Found, repo_root: Path,
     service = load_service(found)
     environment = check_environment_name(environment_name(env_arg, os.environ))
     console.info(f"{service.name}: Tier 3 command: "
-                 f"{' '.join(tier3_command(service, tier3_args))}")
+                 f"{shlex.join(tier3_command(service, tier3_args))}")
 
     prepared = prepare(service, environment=environment, console=console)
     report(prepared, console)
@@ -96,8 +97,11 @@ def integration(session: Any, found: Found, repo_root: Path,
     for line in rerun_hint(service, tier3_args, environment, prepared.secret_names,
                            _relative(venv, repo_root)):
         console.info(line)
-    console.info(f"Tier 2 done in {time.monotonic() - started:.2f}s before Tier 3 "
-                 f"(install: {how})")
+    from ci.tier2 import LOADED_AT
+
+    now = time.monotonic()
+    console.info(f"Tier 2: {now - LOADED_AT:.2f}s before Tier 3 ({now - started:.2f}s in this "
+                 f"session; install: {how})")
     env = child_env(os.environ, prepared.env, environment=environment,
                     secret_names=prepared.secret_names, venv=venv)
     python = str(Path(venv) / "bin" / "python")

@@ -107,14 +107,16 @@ def make_client(environ: Mapping[str, str]) -> Any:
         )
     except botocore.exceptions.ProfileNotFound as exc:
         raise SetupProblem(f"AWS profile not found: {exc}") from None
+    missing: list[str] = []
     if not session.region_name:
-        raise SetupProblem(NO_REGION)
+        missing.append(NO_REGION)
     try:
-        credentials = session.get_credentials()
+        if session.get_credentials() is None:
+            missing.append(NO_CREDENTIALS)
     except botocore.exceptions.BotoCoreError as exc:
-        raise SetupProblem(f"AWS credentials could not be loaded: {exc}") from None
-    if credentials is None:
-        raise SetupProblem(NO_CREDENTIALS)
+        missing.append(f"AWS credentials could not be loaded: {exc}")
+    if missing:
+        raise SetupProblem("; ".join(missing))
     endpoint = environ.get("AWS_ENDPOINT_URL_SSM") or environ.get("AWS_ENDPOINT_URL") or None
     config = botocore.config.Config(
         retries={"total_max_attempts": 1},  # our loop retries, visibly

@@ -1,0 +1,49 @@
+"""Install skipping: pip is not called again until an input changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from ci.tier2.install import ensure_installed, requirement_files
+
+
+class FakeSession:
+    def __init__(self, venv: Path) -> None:
+        self.virtualenv = SimpleNamespace(location=str(venv))
+        self.installs: list[tuple[str, ...]] = []
+
+    def install(self, *args: Any) -> None:
+        self.installs.append(args)
+
+
+def test_second_install_is_skipped_until_an_input_changes(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    (root / "svc").mkdir(parents=True)
+    (root / "pyproject.toml").write_text("[project]\nname='x'\n")
+    (root / "svc" / "requirements.txt").write_text("-r base.txt\nredis\n")
+    (root / "svc" / "base.txt").write_text("psycopg\n")
+    session = FakeSession(tmp_path / "venv")
+    (tmp_path / "venv").mkdir()
+    args = ["-e", ".[local]", "-r", str(root / "svc" / "requirements.txt")]
+
+    first = ensure_installed(session, args, root)
+    second = ensure_installed(session, args, root)
+    assert not first.skipped and second.skipped
+    assert len(session.installs) == 1
+    assert second.seconds < 0.1
+
+    (root / "svc" / "base.txt").write_text("psycopg>=3\n")  # an included file changed
+    assert not ensure_installed(session, args, root).skipped
+    (root / "pyproject.toml").write_text("[project]\nname='y'\n")
+    assert not ensure_installed(session, args, root).skipped
+    assert not ensure_installed(session, [*args, "extra"], root).skipped
+    assert len(session.installs) == 4
+
+
+def test_requirement_files_follow_includes(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("-r b.txt\n-c c.txt\n")
+    (tmp_path / "b.txt").write_text("-r a.txt\n")  # a cycle must not loop
+    files = requirement_files(["-r", "a.txt"], tmp_path)
+    assert [f.name for f in files] == ["a.txt", "b.txt", "c.txt"]
