@@ -46,8 +46,12 @@ FAKE_ROLE_ARN = "arn:aws:iam::000000000000:role/act-local"
 """Stands in for the AWS_ROLE_ARN secret; the AWS stand-in only checks it is wired."""
 PASS_ENV = ("HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TERM", "TMPDIR", "TZ",
             "DOCKER_HOST", "DOCKER_CONFIG", "XDG_CACHE_HOME", "PIP_INDEX_URL",
-            "PIP_EXTRA_INDEX_URL", "PIP_CACHE_DIR", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")
-"""Host variables act (and so the job) may see; everything else is left behind."""
+            "PIP_EXTRA_INDEX_URL", "PIP_CACHE_DIR", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+            "TIERS_BACKEND", "TIERS_PG_USER", "TIERS_DEBIAN_MIRROR")
+"""Host variables act (and so the job) may see; everything else is left behind.
+
+The ``TIERS_*`` ones choose *how* Tier 3 runs on this machine (which backend,
+which unprivileged user runs PostgreSQL), never what it tests."""
 ENV_PYTHON = "TIERS_ACT_PYTHON"
 ENV_ARTIFACTS = "TIERS_ACT_ARTIFACTS"
 ENV_AWS_ENDPOINT = "TIERS_ACT_AWS_ENDPOINT_URL"
@@ -149,6 +153,8 @@ def build(argv: Sequence[str], root: Path | None = None) -> tuple[ActRun, bool]:
     parser.add_argument("--aws-endpoint", default=os.environ.get(ENV_AWS_ENDPOINT),
                         help="SSM-compatible endpoint (e.g. a moto server) the job's AWS "
                              f"calls go to; default ${ENV_AWS_ENDPOINT}")
+    parser.add_argument("--backend", choices=("auto", "local", "compose"), default=None,
+                        help="Tier 3 backend for the job (sets TIERS_BACKEND in its environment)")
     parser.add_argument("--event", default="workflow_dispatch",
                         choices=("workflow_dispatch", "push"), help="event act simulates")
     parser.add_argument("--artifacts", type=Path, default=None,
@@ -171,6 +177,7 @@ def build(argv: Sequence[str], root: Path | None = None) -> tuple[ActRun, bool]:
         workdir=Path(tempfile.mkdtemp(prefix="tiers-act-")),
         event=args.event, aws_endpoint=args.aws_endpoint, pass_env=args.pass_env,
         extra_args=args.act_args,
+        extra_env={"TIERS_BACKEND": args.backend} if args.backend else {},
     )
     return run, args.keep_workspace
 

@@ -19,6 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+# Colour codes pytest may have written into the XML: raw, or as the "#x1B"
+# placeholder pytest uses for characters XML 1.0 cannot hold.
+_ANSI = re.compile(r"(?:\x1b|#x1B)\[[0-9;]*[A-Za-z]")
+
+
+def strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text)
+
+
 @dataclass(frozen=True)
 class Counts:
     total: int = 0
@@ -74,8 +83,9 @@ def _failed(case: ET.Element, outcome: ET.Element, repo_root: Path,
             search: list[Path]) -> FailedTest:
     classname = case.get("classname") or ""
     name = case.get("name") or "?"
-    details = (outcome.text or "").strip()
-    message = (outcome.get("message") or "").strip() or _first_line(details) or outcome.tag
+    details = strip_ansi(outcome.text or "").strip()
+    message = (strip_ansi(outcome.get("message") or "").strip() or _first_line(details)
+               or outcome.tag)
     path, class_parts = _locate(case.get("file"), classname, repo_root, search)
     if path is None:
         test_id = ".".join(filter(None, [classname, name]))

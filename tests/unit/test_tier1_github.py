@@ -141,3 +141,17 @@ def test_no_junit_uses_run_json_counts_and_never_raises(
     (repo / "broken.xml").write_text("<testsuite><testcase")
     report_to_github(repo / "missing.json", repo / "broken.xml", repo_root=repo, stream=out)
     assert out.getvalue().count("::warning") == 2
+
+
+def test_colour_codes_are_stripped_and_short_tracebacks_give_the_line(tmp_path: Path) -> None:
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_c.py").write_text("def test_c():\n    x = 1\n    assert x == 2\n")
+    (tmp_path / "j.xml").write_text(
+        '<testsuite><testcase classname="tests.test_c" name="test_c">'
+        '<failure message="AssertionError: #x1B[94massert#x1B[0m 1 == 2">'
+        "#x1B[1m#x1B[31mtests/test_c.py#x1B[0m:3: in test_c\n    assert x == 2\n"
+        "E   AssertionError</failure></testcase></testsuite>")
+    (failure,) = read(tmp_path / "j.xml", tmp_path).failures
+    assert failure.message == "AssertionError: assert 1 == 2"
+    assert "#x1B" not in failure.details
+    assert (failure.file, failure.line) == ("tests/test_c.py", 3)
