@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-
 # Colour codes pytest may have written into the XML: raw, or as the "#x1B"
 # placeholder pytest uses for characters XML 1.0 cannot hold.
 _ANSI = re.compile(r"(?:\x1b|#x1B)\[[0-9;]*[A-Za-z]")
