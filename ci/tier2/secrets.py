@@ -9,6 +9,7 @@ every "true" in the logs).
 
 from __future__ import annotations
 
+import logging
 import re
 
 from ci.masking import masker
@@ -40,3 +41,24 @@ def register_secret(value: str) -> None:
         masker.register(value, announce=False)
     else:
         masker.register(value)
+
+
+class _Redact(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = masker.redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def redact_logging() -> None:
+    """Pass every record of the root logger's handlers through the masker.
+
+    nox logs through the root logger (at DEBUG); a library that logs a value
+    after it was registered is masked here. Values logged *before* registration
+    cannot be, which is why the AWS SDK's loggers are also kept quiet.
+    """
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, _Redact) for f in handler.filters):
+            handler.addFilter(_Redact())

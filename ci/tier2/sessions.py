@@ -30,6 +30,8 @@ from ci.tier2.envfiles import check_environment_name
 from ci.tier2.handoff import child_env, rerun_hint, run_child, tier3_command
 from ci.tier2.install import ensure_installed
 from ci.tier2.prepare import environment_name, prepare, report
+from ci.tier2.secrets import redact_logging
+from ci.tier2.ssm import quiet_sdk_logging
 
 FRAMEWORK_EXTRA = ".[local]"
 DELEGATED: dict[str, tuple[str, str]] = {
@@ -75,6 +77,8 @@ def integration(session: Any, found: Found, repo_root: Path,
     """Tier 2 for one service; returns Tier 3's exit code (raises TiersError before it)."""
     started = time.monotonic()
     console = console or Console(prefix="tier2")
+    redact_logging()
+    quiet_sdk_logging()
     env_arg, tier3_args = split_posargs(session.posargs)
     service = load_service(found)
     environment = check_environment_name(environment_name(env_arg, os.environ))

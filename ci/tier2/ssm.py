@@ -16,6 +16,7 @@ placeholders never pay for it.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -86,6 +87,21 @@ def batches(names: Iterable[str], size: int = BATCH) -> list[list[str]]:
     return [unique[i:i + size] for i in range(0, len(unique), size)]
 
 
+QUIET_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer")
+
+
+def quiet_sdk_logging() -> None:
+    """Keep the AWS SDK's DEBUG logs off, whatever the root logger's level.
+
+    nox puts the root logger at DEBUG; botocore then logs every response body,
+    decrypted SecureString values included, *before* they can be masked.
+    """
+    for name in QUIET_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() < logging.WARNING:
+            logger.setLevel(logging.WARNING)
+
+
 def make_client(environ: Mapping[str, str]) -> Any:
     """An SSM client from ``environ`` (the layered env, not only ``os.environ``).
 
@@ -93,6 +109,7 @@ def make_client(environ: Mapping[str, str]) -> Any:
     are missing. Endpoint overrides (``AWS_ENDPOINT_URL_SSM``, ``AWS_ENDPOINT_URL``)
     are honoured, which is how the tests point it at moto.
     """
+    quiet_sdk_logging()
     import boto3
     import botocore.config
     import botocore.exceptions

@@ -1,0 +1,100 @@
+"""True `nox -s integration-agent_executor` runs: the exit-2 path and the leak test.
+
+These run nox as a user would (a subprocess from the checkout), so they are
+slow on the first run (the session venv is built once, then reused).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.prereqs import need
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+PARAMETER = "/zerotouch/prod/agent-executor/openai_api_key"
+NOX = Path(sys.executable).parent / "nox"
+
+_spec = importlib.util.spec_from_file_location("_moto_ssm", Path(__file__).with_name(
+    "test_ssm_moto.py"))
+assert _spec is not None and _spec.loader is not None
+_moto = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_moto)
+MotoSSM = _moto.MotoSSM
+
+
+def clean_env(tmp_path: Path) -> dict[str, str]:
+    """The caller's env minus anything AWS, GitHub or Tier-2 related."""
+    drop = ("AWS_", "GITHUB_", "TIERS_", "OPENAI_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    env.update({"CI": "true", "AWS_EC2_METADATA_DISABLED": "true",
+                "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+                "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+                "NOX_SCRIPT_MODE": "none"})
+    return env
+
+
+def nox(args: list[str], env: dict[str, str], timeout: float = 900
+        ) -> subprocess.CompletedProcess[str]:
+    need(NOX.exists(), "nox next to the test interpreter", "pip install nox")
+    return subprocess.run([str(NOX), *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout, check=False)
+
+
+@pytest.fixture(scope="module")
+def moto_ssm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    server = MotoSSM(tmp_path_factory.mktemp("moto"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_ci_without_key_or_credentials_exits_2_before_anything_starts(tmp_path: Path) -> None:
+    result = nox(["-s", "integration-agent_executor", "--", "--backend", "local"],
+                 clean_env(tmp_path))
+    out = result.stdout + result.stderr
+    assert result.returncode == 2, out
+    assert "OPENAI_API_KEY" in out and PARAMETER in out
+    assert "no AWS credentials found" in out and "no AWS region" in out
+    assert "pip install" not in out  # nothing installed
+    assert "[agent_executor] up" not in out and "backend:" not in out  # nothing started
+
+
+def test_fetched_secret_reaches_tier3_and_leaks_nowhere(tmp_path: Path, moto_ssm) -> None:  # type: ignore[no-untyped-def]
+    secret = f"sk-LEAKCHECK-{uuid.uuid4().hex}"
+    moto_ssm.put(PARAMETER, secret)
+    moto_ssm.reset_recording()
+    artifacts = tmp_path / "artifacts"
+    env = {**clean_env(tmp_path), **moto_ssm.env(), "TIERS_ARTIFACTS_DIR": str(artifacts)}
+    started = time.time()
+    result = nox(["-s", "integration-agent_executor", "--", "--backend", "local"], env)
+    out = result.stdout + result.stderr
+
+    assert moto_ssm.requests() == ["GetParameters"], "the example's secret is one round trip"
+    assert "Parameter Store: 1 value(s) in 1 request(s), 0 retries" in out, out
+    assert "[agent_executor] up" in out, out  # Tier 3 really ran with the secret
+    runs = list(artifacts.rglob("run.json"))
+    assert len(runs) == 1, out
+    assert result.returncode == json.loads(runs[0].read_text())["exit_code"]
+
+    assert secret not in out
+    written = [p for p in artifacts.rglob("*") if p.is_file()]
+    written += [p for p in (ROOT / "artifacts").rglob("*")
+                if p.is_file() and p.stat().st_mtime >= started]
+    assert written, "Tier 3 wrote no artifacts"
+    leaks = [p for p in written if secret.encode() in p.read_bytes()]
+    assert leaks == []
+    # Last, so a failing suite does not hide a leak: the whole chain passes.
+    assert result.returncode == 0, out[-4000:]
