@@ -1,0 +1,77 @@
+"""The same event id delivered twice runs once: one LLM call, one row, one result."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import psycopg
+import redis
+from ae_support import (
+    ChatStub,
+    consumer_state,
+    jetstream,
+    publish_request,
+    request_event,
+    result_events,
+    running_consumer,
+    wait_for,
+)
+from agent_executor.config import Settings
+from agent_executor.consumer import Consumer
+from agent_executor.executor import Outcome
+
+
+def test_redelivered_event_is_processed_once(
+    settings: Settings, chat_stub: ChatStub, db: psycopg.Connection[Any], kv: redis.Redis
+) -> None:
+    event = request_event({"prompt": "only once"})
+
+    async def scenario() -> tuple[list[Any], Any]:
+        async with running_consumer(settings), jetstream(settings) as js:
+            await publish_request(js, settings, event)
+            await publish_request(js, settings, event)  # same id, same bytes
+            results = await result_events(js, settings, want=1, settle=2.0)
+
+            async def both_acked() -> Any:
+                state = await consumer_state(js, settings)
+                return state if state.ack_floor.stream_seq >= 2 else None
+
+            return results, await wait_for(both_acked)
+
+    results, state = asyncio.run(scenario())
+
+    assert len(chat_stub.calls) == 1, "the LLM was called for the duplicate"
+    assert db.execute(
+        "SELECT count(*) FROM agent_executions WHERE event_id = %s", (event.id,)
+    ).fetchone() == (1,)
+    assert [s for s, _ in results] == [settings.completed_subject]
+    # The duplicate was recognised and acknowledged, not failed and retried.
+    assert state, "the duplicate delivery was never acknowledged"
+    assert state.num_ack_pending == 0
+    assert state.num_redelivered == 0
+    ttl = kv.ttl(settings.dedup_prefix + event.id)
+    assert 0 < ttl <= settings.dedup_ttl, f"dedup key missing or without TTL (ttl={ttl})"
+
+
+def test_database_guards_when_dedup_store_forgot(
+    settings: Settings, chat_stub: ChatStub, db: psycopg.Connection[Any], kv: redis.Redis
+) -> None:
+    """A Dragonfly restart without persistence must not re-run a finished request."""
+    event = request_event({"prompt": "after a flush"})
+
+    async def scenario() -> list[Outcome | None]:
+        consumer = await Consumer.connect(settings)
+        try:
+            async with jetstream(settings) as js:
+                await publish_request(js, settings, event)
+                first = await consumer.process_batch(timeout=5)
+                assert kv.delete(settings.dedup_prefix + event.id) == 1
+                await publish_request(js, settings, event)
+                return first + await consumer.process_batch(timeout=5)
+        finally:
+            await consumer.close()
+
+    assert asyncio.run(scenario()) == [Outcome.COMPLETED, Outcome.DUPLICATE]
+    assert len(chat_stub.calls) == 1
+    assert db.execute("SELECT count(*) FROM agent_executions").fetchone() == (1,)

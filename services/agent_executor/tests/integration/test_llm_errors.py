@@ -1,0 +1,82 @@
+"""A failing chat endpoint ends in a failed result event and a failed row, not a retry loop."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import psycopg
+import pytest
+from ae_support import (
+    ChatStub,
+    consumer_state,
+    jetstream,
+    one_row,
+    publish_request,
+    request_event,
+    result_events,
+    running_consumer,
+    wait_for,
+)
+from agent_executor.config import Settings
+
+
+@pytest.mark.parametrize("status", [500, 401])
+def test_llm_error_yields_failed_event_and_row(
+    status: int, settings: Settings, chat_stub: ChatStub, db: psycopg.Connection[Any]
+) -> None:
+    chat_stub.error_status = status
+    event = request_event({"prompt": "will fail"})
+
+    async def scenario() -> tuple[list[Any], Any]:
+        async with running_consumer(settings), jetstream(settings) as js:
+            await publish_request(js, settings, event)
+            results = await result_events(js, settings, want=1, settle=1.0)
+
+            async def acked() -> Any:
+                state = await consumer_state(js, settings)
+                return state if state.ack_floor.stream_seq >= 1 else None
+
+            return results, await wait_for(acked)
+
+    results, state = asyncio.run(scenario())
+
+    assert [s for s, _ in results] == [settings.failed_subject]
+    envelope = results[0][1]
+    assert envelope["type"] == "agent.execute.failed"
+    assert envelope["subject"] == event.id
+    assert envelope["data"]["error"]["status"] == status
+    assert f"stubbed failure {status}" in envelope["data"]["error"]["message"]
+    assert len(chat_stub.calls) == 1, "a failed call must not be retried by redelivery"
+    assert state and state.num_redelivered == 0
+
+    status_col, response, error, completed_at = one_row(
+        db,
+        "SELECT status, response, error, completed_at FROM agent_executions WHERE event_id = %s",
+        event.id,
+    )
+    assert status_col == "failed"
+    assert response is None
+    assert error.startswith(f"HTTP {status}")
+    assert completed_at is not None
+
+
+def test_unreachable_endpoint_is_a_failed_execution(
+    settings: Settings, chat_stub: ChatStub, db: psycopg.Connection[Any]
+) -> None:
+    chat_stub.stop()  # nothing listens on the stub's port any more
+    event = request_event({"prompt": "anyone there?"})
+
+    async def scenario() -> list[Any]:
+        async with running_consumer(settings), jetstream(settings) as js:
+            await publish_request(js, settings, event)
+            return await result_events(js, settings, want=1, settle=0.5)
+
+    results = asyncio.run(scenario())
+
+    assert [s for s, _ in results] == [settings.failed_subject]
+    assert results[0][1]["data"]["error"]["status"] is None
+    assert "unreachable" in results[0][1]["data"]["error"]["message"]
+    assert one_row(
+        db, "SELECT status FROM agent_executions WHERE event_id = %s", event.id
+    ) == ("failed",)
