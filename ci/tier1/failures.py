@@ -6,8 +6,8 @@ JUnit flavour (xunit2) records neither; it records a dotted ``classname``
 (``tests.integration.test_orders.TestPay``) relative to pytest's rootdir, and
 the failure text, whose traceback names ``path.py:LINE``. So: use the
 ``file``/``line`` attributes when present (xunit1), otherwise turn the
-classname back into a file that exists, and take the line from the traceback
-(the assertion that failed), else from the test's ``def``.
+classname back into a file that exists; take the line from the traceback (the
+assertion that failed), else the ``line`` attribute, else the test's ``def``.
 """
 
 from __future__ import annotations
@@ -90,8 +90,10 @@ def _failed(case: ET.Element, outcome: ET.Element, repo_root: Path,
         test_id = ".".join(filter(None, [classname, name]))
         return FailedTest(test_id, message, details, outcome.tag)
     rel = path.relative_to(repo_root).as_posix()
-    line = _attr_line(case.get("line")) if case.get("file") else None
-    line = line or _traceback_line(details, path) or _def_line(path, name) or 1
+    # The failing line beats the test's first line: the traceback's, then the
+    # ``line`` attribute (xunit1: where the test is defined), then its ``def``.
+    attr = _attr_line(case.get("line")) if case.get("file") else None
+    line = _traceback_line(details, path) or attr or _def_line(path, name) or 1
     test_id = "::".join([rel, *class_parts, name])
     return FailedTest(test_id, message, details, outcome.tag, rel, line)
 

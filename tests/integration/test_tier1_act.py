@@ -98,7 +98,13 @@ def _run(root: Path, service: str, tmp: Path, **kwargs: object) -> tuple[int, st
     run = ActRun(service=service, root=root, act=_act(), python=sys.executable,
                  artifacts=tmp / "uploaded", workdir=tmp / "act-work", **kwargs)  # type: ignore[arg-type]
     code, output = execute(run, emit=lambda line: None)
+    (tmp / "act-output.log").write_text(output)  # kept by pytest for a failed test
     return code, output, run
+
+
+def _github_lines(out: str) -> str:
+    """The annotation and summary lines, for assertion messages."""
+    return "\n".join(line for line in out.splitlines() if "::error" in line or "Summary" in line)
 
 
 # --- a tiny service, seconds ----------------------------------------------------
@@ -247,6 +253,6 @@ def test_slow_agent_executor_deliberate_failure_fails_the_workflow(
     assert code != 0
     assert "Summary - ### agent_executor integration tests: failed (exit 1)" in out
     assert ("::error file=services/agent_executor/tests/integration/test_zz_deliberate.py,"
-            "line=2,") in out
+            "line=2,") in out, _github_lines(out)
     assert "deliberately failing test" in out
     assert SECRET_VALUE not in out, "the secret reached the log"

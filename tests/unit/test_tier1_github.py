@@ -86,7 +86,7 @@ def test_failures_are_located_from_classname_and_traceback(repo: Path) -> None:
     assert setup.kind == "error" and setup.line == 10  # the def line: no traceback line
 
 
-def test_xunit1_file_and_line_attributes_win(tmp_path: Path) -> None:
+def test_xunit1_file_and_line_attributes_are_used(tmp_path: Path) -> None:
     (tmp_path / "t").mkdir()
     (tmp_path / "t" / "test_a.py").write_text("def test_a():\n    assert 0\n")
     (tmp_path / "j.xml").write_text(
@@ -95,6 +95,12 @@ def test_xunit1_file_and_line_attributes_win(tmp_path: Path) -> None:
     (failure,) = read(tmp_path / "j.xml", tmp_path).failures
     assert (failure.file, failure.line, failure.test_id) == ("t/test_a.py", 1,
                                                              "t/test_a.py::test_a")
+    # ...but the traceback's line (the failing assertion) is more precise.
+    (tmp_path / "j.xml").write_text(
+        '<testsuite><testcase classname="t.test_a" name="test_a" file="t/test_a.py" line="0">'
+        '<failure message="boom">t/test_a.py:2: in test_a\n    assert 0</failure>'
+        '</testcase></testsuite>')
+    assert read(tmp_path / "j.xml", tmp_path).failures[0].line == 2
 
 
 def test_unknown_file_still_annotates_without_location() -> None:
