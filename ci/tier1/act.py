@@ -1,6 +1,6 @@
 """Run a service's generated workflow on this machine with act: Tier 1 without pushing.
 
-    nox -s act -- agent_executor [--aws-endpoint URL] [--event push] [--keep-workspace]
+    nox -s tier1 -- agent_executor [--aws-endpoint URL] [--event push] [--keep-workspace]
     python -m ci.tier1.act agent_executor [...]
 
 act runs in self-hosted mode (``-P ubuntu-latest=-self-hosted``): steps run
@@ -147,7 +147,7 @@ def execute(run: ActRun, emit: Callable[[str], None] | None = None) -> tuple[int
 
 def build(argv: Sequence[str], root: Path | None = None) -> tuple[ActRun, bool]:
     """Parse ``argv`` into a run; the bool says whether to keep the scratch folder."""
-    parser = argparse.ArgumentParser(prog="nox -s act --", description=__doc__,
+    parser = argparse.ArgumentParser(prog="nox -s tier1 --", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("service", help="service name (services/<name>/)")
     parser.add_argument("--aws-endpoint", default=os.environ.get(ENV_AWS_ENDPOINT),
@@ -203,9 +203,9 @@ def run_cli(argv: Sequence[str], root: Path | None = None) -> int:
 
 
 def session_act(session: nox.Session) -> None:
-    """Body of ``nox -s act -- <service> [options]``."""
+    """Body of ``nox -s tier1 -- <service> [options]``."""
     if not session.posargs:
-        session.error("usage: nox -s act -- <service> [--aws-endpoint URL] [-- act args]")
+        session.error("usage: nox -s tier1 -- <service> [--aws-endpoint URL] [-- act args]")
     code = run_cli(session.posargs)
     if code != 0:
         session.error(f"act run failed with exit code {code}")
