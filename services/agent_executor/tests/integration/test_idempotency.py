@@ -50,6 +50,8 @@ def test_redelivered_event_is_processed_once(
     assert state, "the duplicate delivery was never acknowledged"
     assert state.num_ack_pending == 0
     assert state.num_redelivered == 0
+    # The database guard alone would also keep the LLM call count at one; the
+    # key proves the dedup store did the job, so losing that check fails here.
     ttl = kv.ttl(settings.dedup_prefix + event.id)
     assert 0 < ttl <= settings.dedup_ttl, f"dedup key missing or without TTL (ttl={ttl})"
 
@@ -73,5 +75,39 @@ def test_database_guards_when_dedup_store_forgot(
             await consumer.close()
 
     assert asyncio.run(scenario()) == [Outcome.COMPLETED, Outcome.DUPLICATE]
+    assert len(chat_stub.calls) == 1
+    assert db.execute("SELECT count(*) FROM agent_executions").fetchone() == (1,)
+
+
+def test_jetstream_redelivery_after_a_lost_ack_is_acked_not_rerun(
+    settings: Settings, chat_stub: ChatStub, db: psycopg.Connection[Any]
+) -> None:
+    """A worker processed the message but its ack never arrived: JetStream redelivers it."""
+    event = request_event({"prompt": "lost ack"})
+
+    async def scenario() -> tuple[Outcome, list[Outcome | None], Any]:
+        consumer = await Consumer.connect(settings)
+        try:
+            async with jetstream(settings) as js:
+                await publish_request(js, settings, event)
+                # A second worker on the same durable consumer takes the first delivery...
+                worker = await js.pull_subscribe_bind(settings.consumer, stream=settings.stream)
+                (first,) = await worker.fetch(1, timeout=5)
+                outcome = await consumer.executor.handle(first.data)
+                await first.nak()  # ...and dies before acking: redeliver now.
+                second = await consumer.process_batch(timeout=5)
+                state = await consumer_state(js, settings)
+                await worker.unsubscribe()
+                return outcome, second, state
+        finally:
+            await consumer.close()
+
+    outcome, second, state = asyncio.run(scenario())
+
+    assert outcome is Outcome.COMPLETED
+    assert second == [Outcome.DUPLICATE]
+    assert state.delivered.consumer_seq == 2, "JetStream did not redeliver the message"
+    assert state.ack_floor.stream_seq == 1
+    assert state.num_ack_pending == 0
     assert len(chat_stub.calls) == 1
     assert db.execute("SELECT count(*) FROM agent_executions").fetchone() == (1,)
