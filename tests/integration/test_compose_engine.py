@@ -147,3 +147,66 @@ def test_ctrl_c_leaves_nothing_behind(docker_client: Any, tmp_path: Path, stage:
     stages = {s["name"]: s["status"] for s in run_json(tmp_path)["stages"]}
     assert stages.get(stage) == "interrupted", stages  # it hit the stage it meant to
     assert stages.get("down") == "ok", stages
+
+
+RUNNER_TEMPLATE = '''
+import sys
+sys.path.insert(0, {root!r})
+from ci import Service, Suite, tcp, redis
+service = Service(backends=[{backend}], migrations=None, suite=Suite("tests"))
+if __name__ == "__main__":
+    service.main()
+'''
+BROKEN_CASES = {
+    "crash": ('tcp("crash", container_port=6379, timeout=60)', """
+services:
+  crash:
+    image: docker.dragonflydb.io/dragonflydb/dragonfly:latest
+    entrypoint: ["sh", "-c", "echo dying on purpose >&2; exit 3"]
+    ports: ["127.0.0.1::6379"]
+""", 30, "exit code 3"),
+    "unhealthy": ('redis("cache", timeout=5)', """
+services:
+  cache:
+    image: docker.dragonflydb.io/dragonflydb/dragonfly:latest
+    ports: ["127.0.0.1::6379"]
+    healthcheck: {test: ["CMD", "false"], interval: 500ms, retries: 100}
+""", 40, "not ready after 5s"),
+    "broken": ('redis("cache")', """
+services:
+  cache:
+    image: docker.dragonflydb.io/dragonflydb/dragonfly:latest
+    ports: ["127.0.0.1::6379"]
+    restart: [not, valid]
+""", 40, "up` failed"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_CASES))
+def test_broken_stacks_exit_3_quickly_with_logs(docker_client: Any, tmp_path: Path,
+                                                case: str) -> None:
+    backend, compose_text, limit, reason = BROKEN_CASES[case]
+    checkout = tmp_path / "checkout"
+    runner = checkout / "services" / "svc" / "ci" / "tier3.py"
+    runner.parent.mkdir(parents=True)
+    (checkout / "services" / "svc" / "tests").mkdir()
+    runner.write_text(RUNNER_TEMPLATE.format(root=str(ROOT), backend=backend))
+    (checkout / "compose").mkdir()
+    (checkout / "compose" / "svc.yml").write_text(compose_text)
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, str(runner), "--backend", "compose", "--artifacts",
+                           str(tmp_path / "art")], cwd=checkout, capture_output=True,
+                          text=True, timeout=120, check=False)
+    elapsed = time.monotonic() - started
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 3, output
+    assert elapsed < limit, output
+    assert reason in output
+    selector = {"label": [f"io.tiers.checkout={checkout}"]}
+    assert docker_client.containers.list(all=True, filters=selector) == []
+    assert docker_client.networks.list(filters=selector) == []
+    if case == "crash":
+        assert "dying on purpose" in output  # the log tail on screen
+        logs = list((tmp_path / "art").rglob("logs/crash.log"))
+        assert logs and "dying on purpose" in logs[0].read_text()
+        assert list((tmp_path / "art").rglob("logs/compose-inspect.json"))

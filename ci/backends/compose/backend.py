@@ -167,7 +167,8 @@ class ComposeBackend(Backend):
         return endpoint
 
     def check_alive(self, backing: Backing) -> None:
-        health.check_alive(self._container(backing), backing.name)
+        # No log tail in the message: the engine's wait appends log_tail() itself.
+        health.check_alive(self._container(backing), backing.name, tail_lines=0)
 
     def native_ready(self, backing: Backing) -> bool:
         return health.native_ready(self._container(backing))

@@ -44,7 +44,11 @@ def logs(container: Any, lines: int) -> str:
 
 
 def check_alive(container: Any, backend: str, tail_lines: int = 20) -> None:
-    """Raise :class:`BackendDied` if the container exited, died or has restarted."""
+    """Raise :class:`BackendDied` if the container exited, died or has restarted.
+
+    ``tail_lines=0`` leaves the log out of the message, for callers (the
+    engine's wait) that append the backend's log tail themselves.
+    """
     state = _state(container)
     restarts = int(container.attrs.get("RestartCount") or 0)
     status = state.get("Status", "")
@@ -56,10 +60,12 @@ def check_alive(container: Any, backend: str, tail_lines: int = 20) -> None:
             detail += ", killed for running out of memory"
         if restarts:
             detail += f", restarted {restarts} time(s)"
-        tail = logs(container, tail_lines).rstrip()
+        message = f"container {container.name} {what} ({detail})"
+        if tail_lines > 0:
+            tail = logs(container, tail_lines).rstrip()
+            message += f"; last log lines:\n{tail}" if tail else "; it wrote no log"
         raise BackendDied(
-            f"{backend}: container {container.name} {what} ({detail})"
-            + (f"; last log lines:\n{tail}" if tail else "; it wrote no log"),
+            message,
             hint=f"docker logs {container.name} (before teardown), or the run's "
                  f"logs/{backend}.log artifact",
         )
