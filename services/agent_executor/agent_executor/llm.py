@@ -65,12 +65,16 @@ class ChatClient:
             with urllib.request.urlopen(request, timeout=self._timeout) as response:
                 payload = response.read()
         except urllib.error.HTTPError as exc:
-            excerpt = exc.read()[:ERROR_EXCERPT].decode(errors="replace")
+            excerpt = self._redact(exc.read()[:ERROR_EXCERPT].decode(errors="replace"))
             raise LLMError(f"HTTP {exc.code} from chat endpoint: {excerpt}", exc.code) from None
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise LLMError(f"chat endpoint unreachable: {reason}") from None
         return _parse_completion(payload, model)
+
+    def _redact(self, text: str) -> str:
+        """Some endpoints quote the presented key in a 401 body; it must not reach a row."""
+        return text.replace(self._api_key, "***") if self._api_key else text
 
 
 def _parse_completion(payload: bytes, requested_model: str) -> Completion:

@@ -100,7 +100,9 @@ class ChatStub:
                     stub.calls.append(StubCall(self.path, body))
                     status = stub.error_status
                 if status is not None:
-                    self._reply(status, _error(f"stubbed failure {status}", "stub_error"))
+                    # Like some real endpoints, quote the key that was presented.
+                    message = f"stubbed failure {status} for key {got.removeprefix('Bearer ')}"
+                    self._reply(status, _error(message, "stub_error"))
                     return
                 last = body["messages"][-1]["content"]
                 self._reply(200, {

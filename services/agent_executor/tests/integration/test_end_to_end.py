@@ -108,8 +108,10 @@ def test_service_process_serves_and_stops_on_sigterm(
         proc.send_signal(signal.SIGTERM)
         output, _ = proc.communicate(timeout=20)
 
+    # Checked first and as a boolean, so no failure report below can print the key.
+    key_in_log = os.environ["OPENAI_API_KEY"] in output
+    assert not key_in_log, "the service logged the API key"
     assert proc.returncode == 0, output
-    assert os.environ["OPENAI_API_KEY"] not in output
     assert [s for s, _ in results] == [settings.completed_subject], output
     assert results[0][1]["data"]["output"] == "echo: hello"
     assert chat_stub.calls[0].body["model"] == "stub-model-x"

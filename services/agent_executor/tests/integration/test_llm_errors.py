@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 from typing import Any
 
 import psycopg
@@ -41,6 +43,13 @@ def test_llm_error_yields_failed_event_and_row(
 
     results, state = asyncio.run(scenario())
 
+    # Booleans, so that a failure report cannot print the key it found.
+    key = os.environ["OPENAI_API_KEY"]
+    leaked_to_event = key in json.dumps(results)
+    leaked_to_row = key in json.dumps(db.execute("SELECT error FROM agent_executions").fetchall())
+    assert not leaked_to_event, "the API key leaked into the failed event"
+    assert not leaked_to_row, "the API key leaked into the execution row"
+
     assert [s for s, _ in results] == [settings.failed_subject]
     envelope = results[0][1]
     assert envelope["type"] == "agent.execute.failed"
@@ -59,6 +68,7 @@ def test_llm_error_yields_failed_event_and_row(
     assert response is None
     assert error.startswith(f"HTTP {status}")
     assert completed_at is not None
+    assert "for key ***" in error
 
 
 def test_unreachable_endpoint_is_a_failed_execution(
