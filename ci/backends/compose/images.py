@@ -248,8 +248,13 @@ def build_all(console: Console, files: Iterable[Path] | None = None) -> list[str
 
 def session_images(session: nox.Session) -> None:
     """``nox -s images``: build the air-gapped stand-ins for every compose file."""
+    import logging
+
     from ci.errors import TiersError
 
+    # nox logs at DEBUG on the root logger; the SDK's HTTP chatter is noise here.
+    for name in ("urllib3", "docker"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     files = [Path(arg) for arg in session.posargs] or None
     try:
         build_all(Console(prefix="images"), files)
