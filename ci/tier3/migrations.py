@@ -55,7 +55,8 @@ def apply(endpoint: Endpoint, folder: Path) -> Outcome:
             " filename text PRIMARY KEY, checksum text NOT NULL,"
             " applied_at timestamptz NOT NULL DEFAULT now())"
         )
-        done: dict[str, str] = dict(conn.execute(f"SELECT filename, checksum FROM {TABLE}").fetchall())
+        rows = conn.execute(f"SELECT filename, checksum FROM {TABLE}").fetchall()
+        done: dict[str, str] = dict(rows)
         for mig in migrations:
             if mig.name in done:
                 if done[mig.name] != mig.checksum:
