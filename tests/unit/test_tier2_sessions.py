@@ -111,3 +111,19 @@ def test_nox_lists_a_new_service_without_touching_the_noxfile(tmp_path: Path) ->
     for name in ("integration ", "tests ", "lint ", "images ", "workflows ", "matrix ",
                  "tier1 "):
         assert f"- {name}" in out or f"* {name}" in out, name
+
+
+def test_tests_session_lets_pytest_exit_5_fail(tmp_path: Path) -> None:
+    """No ``success_codes``: nox fails the session on any non-zero code, 5 included."""
+    from types import SimpleNamespace
+
+    from ci.tier2.sessions import _tests
+
+    calls: list[tuple[tuple[str, ...], dict[str, object]]] = []
+    (tmp_path / "venv").mkdir()
+    (tmp_path / "pyproject.toml").write_text("")
+    session = SimpleNamespace(
+        posargs=["-k", "x"], virtualenv=SimpleNamespace(location=str(tmp_path / "venv")),
+        install=lambda *a: None, run=lambda *a, **kw: calls.append((a, kw)))
+    _tests(tmp_path)(session)
+    assert calls == [(("pytest", "-k", "x"), {})]
