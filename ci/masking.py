@@ -31,8 +31,9 @@ class Masker:
         """Mask ``value`` (and each of its lines) from now on."""
         if not value:
             return
-        parts = {value, *(line.strip() for line in value.splitlines())}
-        parts = {p for p in parts if len(p) >= MIN_SECRET_LENGTH}
+        lines = {line.strip() for line in value.splitlines()}
+        lines = {line for line in lines if len(line) >= MIN_SECRET_LENGTH}
+        parts = lines | ({value} if len(value) >= MIN_SECRET_LENGTH else set())
         new = parts - self._values
         if not new:
             return
@@ -41,7 +42,9 @@ class Masker:
             ordered = sorted(self._values, key=len, reverse=True)
             self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
         if announce if announce is not None else os.environ.get("GITHUB_ACTIONS") == "true":
-            _announce_to_github(sorted(new))
+            # Only single lines: a multi-line ::add-mask:: would end at the first
+            # newline and print the rest as ordinary log lines.
+            _announce_to_github(sorted(lines & new))
 
     def register_many(self, values: Iterable[str | None]) -> None:
         for value in values:
@@ -71,8 +74,13 @@ class Masker:
 
 def _announce_to_github(lines: list[str]) -> None:
     sys.stdout.flush()
-    payload = "".join(f"::add-mask::{line}\n" for line in lines)
+    payload = "".join(f"::add-mask::{_escape(line)}\n" for line in lines)
     os.write(sys.stdout.fileno(), payload.encode("utf-8"))
+
+
+def _escape(data: str) -> str:
+    """Workflow-command data escaping: the runner unescapes it before masking."""
+    return data.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 masker = Masker()

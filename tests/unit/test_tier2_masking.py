@@ -55,8 +55,6 @@ def test_console_output_is_redacted(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out == "[t] value is ***\n"
 
 
-@pytest.mark.xfail(strict=True, reason="ci/masking.py announces a multi-line value whole; "
-                   "its later lines then print as plain log lines (lead to fix)")
 def test_masker_register_multiline_never_prints_a_bare_line(
     capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

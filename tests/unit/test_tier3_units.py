@@ -270,3 +270,12 @@ def test_suite_defaults() -> None:
     s = Suite("tests/it", cov=["a", "b"])
     assert s.path_list == ["tests/it"] and s.cov_list == ["a", "b"]
     assert postgres().user == "test"
+
+
+def test_add_mask_escapes_percent_and_announces_lines_only(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    m = Masker()
+    m.register("pa%ss-line-one\nline-two-secret", announce=True)
+    out = capfd.readouterr().out
+    assert out.splitlines() == ["::add-mask::line-two-secret", "::add-mask::pa%25ss-line-one"]
