@@ -168,6 +168,15 @@ def retryable(exc: BaseException) -> bool:
     return is_throttle(exc) or is_connection_error(exc)
 
 
+_SETUP_ERRORS = ("NoCredentialsError", "PartialCredentialsError", "NoRegionError")
+
+
+def _raise_if_setup_problem(exc: Exception) -> None:
+    """No credentials or no region: the whole fetch is pointless, stop at once."""
+    if type(exc).__name__ in _SETUP_ERRORS:
+        raise SetupProblem(describe_failure(exc)) from None
+
+
 def describe_failure(exc: BaseException) -> str:
     """A person-readable reason for a non-retryable error."""
     code = _code(exc)
@@ -262,9 +271,7 @@ class ParameterStore:
             except InfraError:
                 raise
             except Exception as exc:
-                if type(exc).__name__ in ("NoCredentialsError", "PartialCredentialsError",
-                                          "NoRegionError"):
-                    raise SetupProblem(describe_failure(exc)) from None
+                _raise_if_setup_problem(exc)
                 reason = describe_failure(exc)
                 for name in batch:
                     for var in by_param[name]:
@@ -301,9 +308,7 @@ class ParameterStore:
             except InfraError:
                 raise
             except Exception as exc:
-                if type(exc).__name__ in ("NoCredentialsError", "PartialCredentialsError",
-                                          "NoRegionError"):
-                    raise SetupProblem(describe_failure(exc)) from None
+                _raise_if_setup_problem(exc)
                 result.general.append(f"SSM path {prefix}: {describe_failure(exc)}")
                 return
             for param in response.get("Parameters", []):

@@ -6,110 +6,16 @@ receives, one JSON line each), so "one round trip" is measured, not assumed.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from ci.tier2.ssm import NO_CREDENTIALS, ParameterStore, Wanted, make_client
-from tests.prereqs import need
+from tests.integration.moto_ssm import MotoSSM
 
 pytestmark = pytest.mark.integration
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class MotoSSM:
-    """A moto server subprocess with request recording, and helpers to use it."""
-
-    def __init__(self, workdir: Path) -> None:
-        binary = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
-        need(Path(binary).exists(), "moto_server (moto[server])", "pip install 'moto[server]'")
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.recording = workdir / "moto-recording.jsonl"
-        env = {**os.environ, "MOTO_ENABLE_RECORDING": "true",
-               "MOTO_RECORDER_FILEPATH": str(self.recording)}
-        self.log = (workdir / "moto.log").open("w")
-        self.proc = subprocess.Popen([binary, "-H", "127.0.0.1", "-p", str(self.port)],
-                                     env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                urllib.request.urlopen(self.url + "/moto-api/", timeout=1).close()
-                break
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"moto_server did not start: {self.recording}") from None
-                time.sleep(0.1)
-
-    def env(self) -> dict[str, str]:
-        """What a client needs to reach this server with fake credentials."""
-        return {"AWS_ENDPOINT_URL": self.url, "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing-secret", "AWS_REGION": "us-east-1",
-                "AWS_EC2_METADATA_DISABLED": "true"}
-
-    def client(self) -> Any:
-        import boto3
-
-        e = self.env()
-        return boto3.client("ssm", endpoint_url=self.url, region_name=e["AWS_REGION"],
-                            aws_access_key_id=e["AWS_ACCESS_KEY_ID"],
-                            aws_secret_access_key=e["AWS_SECRET_ACCESS_KEY"])
-
-    def put(self, name: str, value: str, kind: str = "SecureString") -> None:
-        self.client().put_parameter(Name=name, Value=value, Type=kind, Overwrite=True)
-
-    def reset_recording(self) -> None:
-        req = urllib.request.Request(self.url + "/moto-api/recorder/reset-recording",
-                                     method="POST")
-        urllib.request.urlopen(req, timeout=5).close()
-        req = urllib.request.Request(self.url + "/moto-api/recorder/start-recording",
-                                     method="POST")
-        urllib.request.urlopen(req, timeout=5).close()
-
-    def requests(self, action: str | None = None) -> list[str]:
-        """The SSM actions received since the last reset (``AmazonSSM.X`` -> ``X``)."""
-        if not self.recording.exists():
-            return []
-        targets = []
-        for line in self.recording.read_text().splitlines():
-            headers = {k.lower(): v for k, v in json.loads(line)["headers"].items()}
-            target = headers.get("x-amz-target", "").removeprefix("AmazonSSM.")
-            if target and (action is None or target == action):
-                targets.append(target)
-        return targets
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
-
-
-@pytest.fixture(scope="module")
-def moto_ssm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoSSM]:
-    server = MotoSSM(tmp_path_factory.mktemp("moto"))
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def store_for(server: MotoSSM, said: list[str] | None = None) -> ParameterStore:

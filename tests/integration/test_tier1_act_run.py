@@ -17,14 +17,13 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ci.tier1 import generate
 from ci.tier1.act import ActRun, execute, find_act
+from tests.integration.moto_ssm import MotoSSM
 from tests.prereqs import need
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -181,36 +180,11 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def moto_ssm() -> Iterator[str]:
-    """A real moto server holding the agent_executor secret."""
-    beside = Path(sys.executable).parent / "moto_server"
-    binary = str(beside) if beside.is_file() else shutil.which("moto_server")
-    need(binary is not None, "moto_server", "pip install 'moto[server]' (the dev extra)")
-    assert binary is not None
-    port = _free_port()
-    proc = subprocess.Popen([binary, "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        import boto3
-
-        client = boto3.client("ssm", endpoint_url=url, region_name="us-east-1",
-                              aws_access_key_id="t", aws_secret_access_key="t")
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                client.put_parameter(Name=SECRET_NAME, Value=SECRET_VALUE,
-                                     Type="SecureString", Overwrite=True)
-                break
-            except Exception:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise
-                time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+@pytest.fixture
+def ssm_url(moto_ssm: MotoSSM) -> str:
+    """The shared moto server, holding the agent_executor secret."""
+    moto_ssm.put(SECRET_NAME, SECRET_VALUE)
+    return moto_ssm.url
 
 
 def _need_full_stack() -> None:
@@ -224,15 +198,15 @@ def checkout(tmp_path: Path) -> Path:
     return _copy_checkout(tmp_path / "repo")
 
 
-def _agent_run(checkout: Path, tmp: Path, moto_ssm: str) -> tuple[int, str, ActRun]:
+def _agent_run(checkout: Path, tmp: Path, ssm_url: str) -> tuple[int, str, ActRun]:
     _git_snapshot(checkout)
-    return _run(checkout, "agent_executor", tmp, aws_endpoint=moto_ssm,
+    return _run(checkout, "agent_executor", tmp, aws_endpoint=ssm_url,
                 extra_env={"TIERS_BACKEND": os.environ.get("TIERS_BACKEND", "local")})
 
 
 def test_slow_agent_executor_workflow_end_to_end(
-        checkout: Path, tmp_path: Path, moto_ssm: str) -> None:
-    code, out, run = _agent_run(checkout, tmp_path, moto_ssm)
+        checkout: Path, tmp_path: Path, ssm_url: str) -> None:
+    code, out, run = _agent_run(checkout, tmp_path, ssm_url)
     assert "Running session integration-agent_executor" in out
     assert "Parameter Store" in out  # Tier 2 really fetched the secret from moto
     assert SECRET_VALUE not in out, "the secret reached the log"
@@ -245,11 +219,11 @@ def test_slow_agent_executor_workflow_end_to_end(
 
 
 def test_slow_agent_executor_deliberate_failure_fails_the_workflow(
-        checkout: Path, tmp_path: Path, moto_ssm: str) -> None:
+        checkout: Path, tmp_path: Path, ssm_url: str) -> None:
     broken = checkout / "services/agent_executor/tests/integration/test_zz_deliberate.py"
     broken.write_text("def test_deliberate_failure():\n"
                       "    assert 'red' == 'green', 'deliberately failing test'\n")
-    code, out, _ = _agent_run(checkout, tmp_path, moto_ssm)
+    code, out, _ = _agent_run(checkout, tmp_path, ssm_url)
     assert code != 0
     assert "Summary - ### agent_executor integration tests: failed (exit 1)" in out
     assert ("::error file=services/agent_executor/tests/integration/test_zz_deliberate.py,"

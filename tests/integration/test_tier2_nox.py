@@ -6,18 +6,17 @@ slow on the first run (the session venv is built once, then reused).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.integration.moto_ssm import MotoSSM
 from tests.prereqs import need
 
 pytestmark = pytest.mark.integration
@@ -26,12 +25,6 @@ ROOT = Path(__file__).resolve().parents[2]
 PARAMETER = "/zerotouch/prod/agent-executor/openai_api_key"
 NOX = Path(sys.executable).parent / "nox"
 
-_spec = importlib.util.spec_from_file_location("_moto_ssm", Path(__file__).with_name(
-    "test_ssm_moto.py"))
-assert _spec is not None and _spec.loader is not None
-_moto = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_moto)
-MotoSSM = _moto.MotoSSM
 
 
 def clean_env(tmp_path: Path) -> dict[str, str]:
@@ -52,14 +45,6 @@ def nox(args: list[str], env: dict[str, str], timeout: float = 900
                           text=True, timeout=timeout, check=False)
 
 
-@pytest.fixture(scope="module")
-def moto_ssm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    server = MotoSSM(tmp_path_factory.mktemp("moto"))
-    try:
-        yield server
-    finally:
-        server.stop()
-
 
 def test_ci_without_key_or_credentials_exits_2_before_anything_starts(tmp_path: Path) -> None:
     result = nox(["-s", "integration-agent_executor", "--", "--backend", "local"],
@@ -72,7 +57,7 @@ def test_ci_without_key_or_credentials_exits_2_before_anything_starts(tmp_path: 
     assert "[agent_executor] up" not in out and "backend:" not in out  # nothing started
 
 
-def test_fetched_secret_reaches_tier3_and_leaks_nowhere(tmp_path: Path, moto_ssm) -> None:  # type: ignore[no-untyped-def]
+def test_fetched_secret_reaches_tier3_and_leaks_nowhere(tmp_path: Path, moto_ssm: MotoSSM) -> None:
     secret = f"sk-LEAKCHECK-{uuid.uuid4().hex}"
     moto_ssm.put(PARAMETER, secret)
     moto_ssm.reset_recording()

@@ -12,11 +12,11 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from demo_service import Demo, make_demo, run_processes, temp_dirs
-from prereqs import need
 
 from ci.backends.local import binaries
 from ci.errors import ConfigError
+from tests.integration.demo_service import Demo, make_demo, run_processes, temp_dirs
+from tests.prereqs import need
 
 pytestmark = pytest.mark.integration
 
