@@ -60,8 +60,9 @@ def check_env(
             if var.local_default is not None and not ci:
                 result.values[var.name] = var.local_default
                 result.sources[var.name] = LOCAL_PLACEHOLDER
+                unasked = "; Parameter Store not asked" if var.ssm else ""
                 result.notes.append(
-                    f"{var.name} is not set: using a local placeholder (CI is not true)"
+                    f"{var.name} is not set: using a local placeholder (CI is not true{unasked})"
                 )
                 continue
             if var.required:

@@ -160,8 +160,7 @@ def _fetch(
         elif mode == "never":
             result.notes.append(f"{var.name}: TIERS_SSM=never; {var.ssm} not asked")
         elif var.local_default is not None and not ci and mode == "auto":
-            result.notes.append(f"{var.name}: CI is not true and a local placeholder exists; "
-                                f"Parameter Store {var.ssm} not asked")
+            continue  # validation says so, on one line, when it applies the placeholder
         else:
             wanted.append(Wanted(var.name, var.ssm))
     path = service.ssm_path if mode != "never" else None

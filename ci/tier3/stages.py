@@ -74,7 +74,7 @@ def test(ctx: RunContext) -> str:
 
 def collect(ctx: RunContext) -> str:
     written = ctx.backend.collect(ctx.artifacts / "logs", failed=ctx.failed)
-    return f"{len(written)} log files -> {ctx.artifacts}"
+    return f"{len(written)} log files"
 
 
 def down(ctx: RunContext) -> str:
