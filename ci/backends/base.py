@@ -20,6 +20,7 @@ from typing import ClassVar
 
 from ci.console import Console
 from ci.endpoints import Endpoint
+from ci.errors import ConfigError
 from ci.runinfo import RunInfo
 from ci.service import Backing, Service
 
@@ -71,6 +72,15 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def keep(self) -> str:
         """Mark this run kept (sweeps skip it) and return how to tear it down by hand."""
+
+    def release(self, run_id: str) -> list[str]:
+        """Tear down a run of this checkout left up with ``--keep`` (``--down RUN_ID``).
+
+        Returns one line per thing removed. A backend that cannot find a kept
+        run's resources again by itself says how to remove them by hand.
+        """
+        raise ConfigError(f"the {self.name} backend cannot tear down kept runs by itself",
+                          hint="use the command printed when the run was kept")
 
     def describe(self) -> str:
         """One line for the 'backend chosen' message."""

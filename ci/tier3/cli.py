@@ -6,12 +6,14 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+from ci import keep
 from ci.backends import REGISTRY, backend_class
 from ci.backends.attached import AttachedBackend
 from ci.backends.base import Backend
 from ci.console import Console
-from ci.errors import TiersError
+from ci.errors import ConfigError, TiersError
 from ci.exit_codes import DESCRIPTIONS, ExitCode
 from ci.masking import masker
 from ci.runinfo import RunInfo
@@ -72,13 +74,9 @@ def _stages(only: str | None, attach: bool) -> list[str]:
         chosen = [s.strip() for s in only.split(",") if s.strip()]
         unknown = [s for s in chosen if s not in STAGES]
         if unknown:
-            from ci.errors import ConfigError
-
             raise ConfigError(f"--only: unknown stage(s) {unknown}",
                               hint=f"stages: {','.join(STAGES)}")
         if not attach and "up" not in chosen and {"wait", "migrate", "test"} & set(chosen):
-            from ci.errors import ConfigError
-
             raise ConfigError("--only without 'up' needs backends that are already running",
                               hint="run once with --keep, then pass --attach RUN_ID")
         selected = [s for s in STAGES if s in chosen]
@@ -110,8 +108,6 @@ def _main(service: Service, args: argparse.Namespace, pytest_args: list[str],
           console: Console) -> int:
     run = RunInfo(service.name, service.repo_root)
     if args.list_kept:
-        from ci import keep
-
         for state in keep.list_kept(service.repo_root):
             console.info(f"{state['run_id']}  {state['service']}  {state['backend']}")
         return 0
@@ -132,8 +128,6 @@ def _main(service: Service, args: argparse.Namespace, pytest_args: list[str],
         backend = backend_class(name)(service, run, console)
         console.info(f"backend: {backend.describe()} ({reason})")
 
-    from pathlib import Path
-
     artifacts = run_dir(service.repo_root, service.name, run.timestamp, run.id,
                         Path(args.artifacts) if args.artifacts else None)
     env = {**os.environ, **resolution.values, **service.env}
@@ -144,22 +138,12 @@ def _main(service: Service, args: argparse.Namespace, pytest_args: list[str],
 
 
 def _down(service: Service, run: RunInfo, console: Console, run_id: str) -> int:
-    from ci import keep
-
     state = keep.load(service.repo_root, run_id)
     if state is None:
-        from ci.errors import ConfigError
-
         raise ConfigError(f"no kept run {run_id!r} in this checkout",
                           hint="list them with --list-kept")
     backend = backend_class(state["backend"])(service, run, console)
-    release = getattr(backend, "release", None)
-    if release is None:
-        from ci.errors import ConfigError
-
-        raise ConfigError(f"the {state['backend']} backend cannot release kept runs itself",
-                          hint=str(state.get("down", "")))
-    for line in release(run_id):
+    for line in backend.release(run_id):
         console.info(f"removed {line}")
     keep.forget(service.repo_root, run_id)
     console.info(f"kept run {run_id} torn down")

@@ -8,6 +8,7 @@ failure, an exception, Ctrl-C and SIGTERM, shielded from a second signal.
 
 from __future__ import annotations
 
+import os
 import time
 import traceback
 from collections.abc import Collection
@@ -124,8 +125,6 @@ def _runner(ctx: RunContext) -> str:
 
 
 def _report_to_github(ctx: RunContext) -> None:
-    import os
-
     if os.environ.get("GITHUB_ACTIONS") != "true":
         return
     try:
