@@ -37,9 +37,7 @@ def pytest_argv(service: Service, artifacts: Path, extra: list[str]) -> list[str
     if not has_pytest_config(service.directory):
         # Without its own config pytest would walk up and adopt the framework's
         # pyproject.toml (its testpaths, its addopts). Give it an empty one.
-        empty = artifacts / "pytest.ini"
-        empty.write_text("[pytest]\n")
-        argv += ["-c", str(empty), f"--rootdir={service.directory}"]
+        argv += ["-c", os.devnull, f"--rootdir={service.directory}"]
     if sys.stdout.isatty():
         argv.append("--color=yes")
     return [*argv, *suite.args, *extra]
