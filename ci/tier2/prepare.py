@@ -20,7 +20,7 @@ from ci.tier2.envfiles import PROCESS_ENV, Layered, label, load_layers
 from ci.tier2.retry import RetryPolicy
 from ci.tier2.secrets import looks_secret, register_secret
 from ci.tier2.ssm import FetchResult, ParameterStore, Wanted, make_client
-from ci.validation import check_env, in_ci, raise_problems
+from ci.validation import LOCAL_PLACEHOLDER, check_env, in_ci, raise_problems
 
 FIXED = "tier3.py env"
 NOT_SET = "-"
@@ -58,6 +58,15 @@ class Prepared:
 
     def raise_if_invalid(self) -> None:
         raise_problems(self.service, self.problems)
+
+    def secrets_to_export(self) -> list[str]:
+        """Secrets a person must export to rerun Tier 3 alone.
+
+        Not those already in their shell, nor local placeholders: Tier 3
+        applies those itself.
+        """
+        given = {r.name for r in self.rows if r.source in (PROCESS_ENV, LOCAL_PLACEHOLDER)}
+        return [n for n in self.secret_names if n not in given]
 
 
 StoreFactory = Callable[[Mapping[str, str], Callable[[str], None]], ParameterStore]

@@ -98,7 +98,7 @@ def integration(session: Any, found: Found, repo_root: Path,
     venv = str(session.virtualenv.location)
     how = ("skipped, nothing changed" if installed.skipped
            else f"{installed.seconds:.2f}s")
-    for line in rerun_hint(service, tier3_args, environment, prepared.secret_names,
+    for line in rerun_hint(service, tier3_args, environment, prepared.secrets_to_export(),
                            _relative(venv, repo_root)):
         console.info(line)
     from ci.tier2 import LOADED_AT
