@@ -16,6 +16,8 @@ import threading
 from collections.abc import Iterable
 
 MASK = "***"
+ENV_SECRET_NAMES = "TIERS_SECRET_NAMES"
+"""Names (never values) of the variables a parent tier marked secret."""
 # Values shorter than this are not masked: replacing "1" or "true" everywhere
 # would make logs unreadable and protects nothing.
 MIN_SECRET_LENGTH = 4

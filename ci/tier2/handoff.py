@@ -18,8 +18,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 
+from ci.masking import ENV_SECRET_NAMES
 from ci.service import Service
-from ci.tier2.secrets import SECRET_NAMES_VAR
 
 ENV_NAME_VAR = "TIERS_ENV"
 
@@ -52,7 +52,7 @@ def child_env(base: Mapping[str, str], additions: Mapping[str, str], *, environm
     env = dict(base)
     env.update(additions)
     env[ENV_NAME_VAR] = environment
-    env[SECRET_NAMES_VAR] = ",".join(secret_names)
+    env[ENV_SECRET_NAMES] = ",".join(secret_names)
     if venv:
         env["VIRTUAL_ENV"] = venv
         env["PATH"] = os.pathsep.join([str(Path(venv) / "bin"), env.get("PATH", "")])

@@ -19,7 +19,6 @@ SECRET_NAME = re.compile(
     r"_KEY$|^KEY$|COOKIE)",
     re.IGNORECASE,
 )
-SECRET_NAMES_VAR = "TIERS_SECRET_NAMES"
 
 
 def looks_secret(name: str) -> bool:
@@ -27,20 +26,8 @@ def looks_secret(name: str) -> bool:
 
 
 def register_secret(value: str) -> None:
-    """Mask ``value`` in everything printed from now on.
-
-    Each line of a multi-line value is registered on its own *before* the
-    whole value: GitHub masks line by line (actions/runner#161), and a
-    ``::add-mask::`` of a multi-line string would print its later lines as
-    plain log lines unless they are already masked.
-    """
-    lines = [line.strip() for line in value.splitlines()]
-    if len(lines) > 1:
-        for line in lines:
-            masker.register(line)
-        masker.register(value, announce=False)
-    else:
-        masker.register(value)
+    """Mask ``value`` in everything printed from now on (each line on its own, see ci.masking)."""
+    masker.register(value)
 
 
 class _Redact(logging.Filter):

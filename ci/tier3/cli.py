@@ -15,15 +15,13 @@ from ci.backends.base import Backend
 from ci.console import Console
 from ci.errors import ConfigError, TiersError
 from ci.exit_codes import DESCRIPTIONS, ExitCode
-from ci.masking import masker
+from ci.masking import ENV_SECRET_NAMES, masker
 from ci.runinfo import RunInfo
 from ci.service import STAGES, Service
 from ci.tier3 import engine, select
 from ci.tier3.artifacts import run_dir
 from ci.tier3.context import RunContext
 from ci.validation import resolve_env
-
-ENV_SECRET_NAMES = "TIERS_SECRET_NAMES"
 
 
 def build_parser(service: Service) -> argparse.ArgumentParser:
