@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The baseline for benchmarks/bench_compose.py: agent_executor's integration run
+# The baseline for benchmarks/bench_stages.py: agent_executor's integration run
 # done the way seed 004's run-tests.sh does it, in plain bash:
 #   compose up -d, poll until every container is healthy, psql the migrations,
 #   pytest with coverage and junit, compose down -v.
