@@ -44,6 +44,11 @@ class Settings:
     subject_prefix: str = "agent.execute"
     consumer: str = "agent-executor"
     max_deliver: int = 5
+    nats_timeout: float = 10.0
+    """Seconds a JetStream request (publish, ack confirmation, stream info) may take.
+
+    Generous on purpose: on a loaded host a server answer can take seconds, and a
+    timed-out result publish turns a finished request into a redelivery."""
 
     @property
     def request_subject(self) -> str:
@@ -101,4 +106,5 @@ class Settings:
             subject_prefix=text("AGENT_SUBJECT_PREFIX", cls.subject_prefix),
             consumer=text("AGENT_CONSUMER", cls.consumer),
             max_deliver=int(number("AGENT_MAX_DELIVER", cls.max_deliver)),
+            nats_timeout=number("AGENT_NATS_TIMEOUT", cls.nats_timeout),
         )

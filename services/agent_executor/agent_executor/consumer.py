@@ -1,14 +1,19 @@
 """The JetStream side: the stream, a durable pull consumer, and ack / nak / term.
 
-A pull consumer lets the service take one batch at a time and only ask for more
-when it is done, so a slow LLM cannot make messages pile up in client memory and
-time out there. Delivery is at least once; :mod:`agent_executor.dedup` makes
-processing effectively once.
+A pull consumer lets the service ask for the next message only when it is done
+with the last one, so a slow LLM cannot make messages pile up in client memory
+while their ack wait runs out. Delivery is at least once;
+:mod:`agent_executor.dedup` makes processing effectively once.
+
+Every verdict (ack, term, nak) is sent as a request and waits for the server's
+confirmation: a fire-and-forget ack can still sit in the client's buffer when
+the connection closes, and the message then comes back a whole ack wait later.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import Any
 
@@ -31,6 +36,33 @@ log = logging.getLogger(__name__)
 
 RETRY_DELAY = 2.0
 """Seconds before JetStream redelivers a message whose processing hit a broken dependency."""
+
+POLL_SECONDS = 5.0
+"""How long one idle pull request waits for a message. Stopping never waits for it."""
+
+ACK = b"+ACK"
+TERM = b"+TERM"
+
+
+def nak(delay: float) -> bytes:
+    """A negative ack asking JetStream to redeliver after ``delay`` seconds."""
+    return b"-NAK " + json.dumps({"delay": int(delay * 1e9)}).encode()
+
+
+async def settle(nc: NATS, msg: Msg, verdict: bytes, timeout: float) -> bool:
+    """Send ``verdict`` for ``msg`` and wait until the server has applied it.
+
+    False (and a warning) if no confirmation came in time: the server may or may
+    not have applied it, and if not, the message is redelivered after the ack
+    wait and recognised as a duplicate. That is never a reason to stop consuming.
+    """
+    try:
+        await nc.request(msg.reply, verdict, timeout=timeout)
+    except (TimeoutError, nats.errors.Error) as exc:
+        log.warning("no confirmation of %s for %s: %r", verdict.split()[0].decode(),
+                    msg.reply, exc)
+        return False
+    return True
 
 
 async def ensure_stream(js: JetStreamContext, settings: Settings) -> None:
@@ -69,7 +101,7 @@ class Consumer:
             dedup = Deduplicator.from_settings(settings)
             closers.append(dedup)
             nc = await nats.connect(settings.nats_url, name="agent_executor")
-            js = nc.jetstream()
+            js = nc.jetstream(timeout=settings.nats_timeout)
             await ensure_stream(js, settings)
             sub = await js.pull_subscribe(
                 settings.request_subject,
@@ -108,13 +140,13 @@ class Consumer:
             outcome = await self.executor.handle(msg.data)
         except Exception:
             log.exception("processing failed on a dependency; asking for redelivery")
-            await msg.nak(delay=RETRY_DELAY)
+            await self._settle(msg, nak(RETRY_DELAY))
             return None
-        if outcome is Outcome.INVALID:
-            await msg.term()
-        else:
-            await msg.ack_sync()
+        await self._settle(msg, TERM if outcome is Outcome.INVALID else ACK)
         return outcome
+
+    async def _settle(self, msg: Msg, verdict: bytes) -> bool:
+        return await settle(self._nc, msg, verdict, self.settings.nats_timeout)
 
     async def process_batch(self, batch: int = 10, timeout: float = 1.0) -> list[Outcome | None]:
         """Fetch up to ``batch`` messages (waiting at most ``timeout``) and handle each in turn."""
@@ -125,10 +157,46 @@ class Consumer:
         return [await self.handle_message(msg) for msg in msgs]
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Consume until ``stop`` is set; the batch in hand is finished first."""
+        """Consume until ``stop`` is set; the message in hand is finished first.
+
+        An idle wait for the next message is cut short by ``stop``, so a
+        SIGTERM is acted on at once rather than when the pull request expires.
+        """
         log.info("consuming %s from stream %s", self.settings.request_subject, self.settings.stream)
-        while not stop.is_set():
-            await self.process_batch()
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                msg = await self._next_message(stopping)
+                if msg is not None:
+                    await self.handle_message(msg)
+        finally:
+            stopping.cancel()
+
+    async def _next_message(self, stopping: asyncio.Future[Any]) -> Msg | None:
+        """The next delivery, or ``None`` when the poll expired or a stop came first.
+
+        A one-message fetch returns the moment its message arrives, so
+        cancelling it cannot drop a message it already holds. One the server
+        sends after the cancel waits in the subscription for the next fetch
+        (or, once closed, is redelivered after the ack wait).
+        """
+        fetch = asyncio.ensure_future(self._sub.fetch(1, timeout=POLL_SECONDS))
+        try:
+            await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not fetch.done():
+                fetch.cancel()
+        # wait() rather than `await fetch`: a cancelled fetch must not look like
+        # this task being cancelled (which must propagate, and does from here).
+        await asyncio.wait({fetch})
+        if fetch.cancelled():
+            return None
+        exc = fetch.exception()
+        if isinstance(exc, (TimeoutError, NatsTimeout)):
+            return None
+        if exc is not None:
+            raise exc
+        return fetch.result()[0]
 
     async def close(self) -> None:
         try:

@@ -3,6 +3,11 @@
 The stub is a real HTTP server on loopback (stdlib ``http.server`` in a thread),
 so the app's real HTTP client, headers and error handling are exercised; only
 the model behind the endpoint is replaced.
+
+Waiting follows one rule, so the suite holds on a loaded 2-core CI machine:
+wait for a condition the servers report, polling fast under a generous
+deadline, and never sleep a fixed time and then assert. A deadline only costs
+time when the app is broken; the fast path returns as soon as the condition holds.
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ from agent_executor.cloudevents import CONTENT_TYPE, CloudEvent
 from agent_executor.config import Settings
 from agent_executor.consumer import Consumer
 from agent_executor.executor import REQUEST_TYPE
+from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 
 
 @dataclass
@@ -49,7 +56,10 @@ class ChatStub:
         self._stopped = False
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits for the serving loop's next poll.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     @property
     def base_url(self) -> str:
@@ -138,13 +148,32 @@ def request_event(data: Any, event_id: str | None = None) -> CloudEvent:
     return CloudEvent(type=REQUEST_TYPE, source="/tests/agent-executor", data=data, **kwargs)
 
 
+DEADLINE = 30.0
+"""Seconds any wait in the suite may take: far above a loaded machine's worst, and
+only ever spent in full when the app is broken."""
+
+POLL = 0.02
+"""Seconds between two looks at the servers' state while waiting."""
+
+
 @asynccontextmanager
-async def jetstream(settings: Settings) -> AsyncIterator[JetStreamContext]:
+async def connection(settings: Settings) -> AsyncIterator[NATS]:
     nc = await nats.connect(settings.nats_url, name="agent_executor-tests")
     try:
-        yield nc.jetstream()
+        yield nc
     finally:
         await nc.close()
+
+
+def js_of(nc: NATS) -> JetStreamContext:
+    """JetStream with the suite's deadline for each API request (nats-py's default is 5 s)."""
+    return nc.jetstream(timeout=DEADLINE)
+
+
+@asynccontextmanager
+async def jetstream(settings: Settings) -> AsyncIterator[JetStreamContext]:
+    async with connection(settings) as nc:
+        yield js_of(nc)
 
 
 async def publish_raw(js: JetStreamContext, settings: Settings, payload: bytes) -> None:
@@ -156,31 +185,67 @@ async def publish_request(js: JetStreamContext, settings: Settings, event: Cloud
     await publish_raw(js, settings, event.to_json())
 
 
-async def result_events(
-    js: JetStreamContext, settings: Settings, *, want: int, timeout: float = 20.0,
-    settle: float = 1.0,
+async def consumer_state(js: JetStreamContext, settings: Settings) -> Any:
+    return await js.consumer_info(settings.stream, settings.consumer)
+
+
+async def settled(js: JetStreamContext, settings: Settings) -> Any:
+    """The app's consumer once every published request is delivered and settled.
+
+    Settled means acked or terminated: nothing left to deliver, nothing awaiting
+    an ack (a nak'ed message counts as awaiting until redelivered and settled).
+    Call it after publishing. Fails the test with the last state seen if the
+    deadline passes, and waits for the consumer to exist (a service process
+    creates it when it starts).
+    """
+    deadline = time.monotonic() + DEADLINE
+    state: Any = None
+    while True:
+        try:
+            state = await consumer_state(js, settings)
+        except NotFoundError:
+            state = None
+        if (state is not None and state.num_pending == 0 and state.num_ack_pending == 0
+                and state.delivered.consumer_seq >= 1):
+            return state
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"requests not settled within {DEADLINE:.0f}s: "
+                + ("no consumer" if state is None else
+                   f"pending={state.num_pending} ack_pending={state.num_ack_pending} "
+                   f"delivered={state.delivered.consumer_seq} "
+                   f"redelivered={state.num_redelivered}")
+            )
+        await asyncio.sleep(POLL)
+
+
+async def stream_results(
+    js: JetStreamContext, settings: Settings
 ) -> list[tuple[str, dict[str, Any]]]:
-    """Result events (subject, envelope) in the stream: wait for ``want``, then ``settle``
-    more seconds so that an unwanted extra one is caught too."""
-    sub = await js.pull_subscribe(f"{settings.subject_prefix}.>", stream=settings.stream)
+    """Every result event (subject, envelope) in the stream, read by sequence number."""
+    info = await js.stream_info(settings.stream)
     found: list[tuple[str, dict[str, Any]]] = []
-    deadline = time.monotonic() + timeout
-    settled_at: float | None = None
-    try:
-        while time.monotonic() < (settled_at or deadline):
-            try:
-                msgs = await sub.fetch(10, timeout=0.3)
-            except (TimeoutError, nats.errors.TimeoutError):
-                msgs = []
-            for msg in msgs:
-                await msg.ack()
-                if msg.subject != settings.request_subject:
-                    found.append((msg.subject, json.loads(msg.data)))
-            if settled_at is None and len(found) >= want:
-                settled_at = time.monotonic() + settle
-    finally:
-        await sub.unsubscribe()
+    if info.state.messages == 0:
+        return found
+    for seq in range(info.state.first_seq, info.state.last_seq + 1):
+        msg = await js.get_msg(settings.stream, seq)
+        if msg.subject != settings.request_subject and msg.data is not None:
+            found.append((str(msg.subject), json.loads(msg.data)))
     return found
+
+
+async def result_events(
+    js: JetStreamContext, settings: Settings
+) -> list[tuple[str, dict[str, Any]]]:
+    """The result events of every request published so far, once the app is done with them.
+
+    The app publishes a request's result, and waits for JetStream to store it,
+    *before* it acks the request. So once every request is settled, every result
+    the app will ever publish for them is in the stream: an unwanted extra one
+    is caught without waiting a fixed "settle" time for it.
+    """
+    await settled(js, settings)
+    return await stream_results(js, settings)
 
 
 @asynccontextmanager
@@ -193,12 +258,8 @@ async def running_consumer(settings: Settings) -> AsyncIterator[Consumer]:
         yield consumer
     finally:
         stop.set()
-        await asyncio.wait_for(task, timeout=15)
+        await asyncio.wait_for(task, timeout=DEADLINE)
         await consumer.close()
-
-
-async def consumer_state(js: JetStreamContext, settings: Settings) -> Any:
-    return await js.consumer_info(settings.stream, settings.consumer)
 
 
 def one_row(db: psycopg.Connection[Any], sql: str, *params: Any) -> tuple[Any, ...]:
@@ -208,11 +269,11 @@ def one_row(db: psycopg.Connection[Any], sql: str, *params: Any) -> tuple[Any, .
     return tuple(rows[0])
 
 
-async def wait_for(predicate: Any, timeout: float = 10.0) -> Any:
-    """Poll an async predicate until it returns something truthy."""
+async def wait_for(predicate: Any, timeout: float = DEADLINE) -> Any:
+    """Poll an async predicate until it returns something truthy (or the deadline passes)."""
     deadline = time.monotonic() + timeout
     while True:
         value = await predicate()
         if value or time.monotonic() > deadline:
             return value
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(POLL)

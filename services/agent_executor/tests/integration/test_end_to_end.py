@@ -7,12 +7,15 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import psycopg
 from ae_support import (
+    DEADLINE,
     ChatStub,
+    consumer_state,
     jetstream,
     one_row,
     publish_request,
@@ -21,6 +24,8 @@ from ae_support import (
     running_consumer,
 )
 from agent_executor.config import Settings
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 
 SERVICE_DIR = Path(__file__).resolve().parents[2]
 
@@ -34,6 +39,27 @@ def _row(db: psycopg.Connection[Any], event_id: str) -> tuple[Any, ...]:
     )
 
 
+async def service_consuming(
+    js: JetStreamContext, settings: Settings, proc: subprocess.Popen[str]
+) -> None:
+    """Wait until the process has created its durable consumer: it is then consuming.
+
+    A cold start (interpreter, imports, coverage, three connections) takes a
+    second unloaded and many on a busy machine, so this waits on the fact, not
+    on a count of tries.
+    """
+    deadline = time.monotonic() + DEADLINE
+    while True:
+        try:
+            await consumer_state(js, settings)
+            return
+        except NotFoundError:
+            pass
+        assert proc.poll() is None, "agent_executor exited before consuming"
+        assert time.monotonic() < deadline, f"agent_executor not consuming after {DEADLINE:.0f}s"
+        await asyncio.sleep(0.02)
+
+
 def test_request_event_yields_completed_event_and_row(
     settings: Settings, chat_stub: ChatStub, db: psycopg.Connection[Any]
 ) -> None:
@@ -42,7 +68,7 @@ def test_request_event_yields_completed_event_and_row(
     async def scenario() -> list[tuple[str, dict[str, Any]]]:
         async with running_consumer(settings), jetstream(settings) as js:
             await publish_request(js, settings, event)
-            return await result_events(js, settings, want=1)
+            return await result_events(js, settings)
 
     results = asyncio.run(scenario())
 
@@ -92,21 +118,14 @@ def test_service_process_serves_and_stops_on_sigterm(
     try:
         async def scenario() -> list[tuple[str, dict[str, Any]]]:
             async with jetstream(settings) as js:
-                # The process creates the stream; publish once it exists.
-                for _ in range(100):
-                    try:
-                        await js.stream_info(settings.stream)
-                        break
-                    except Exception:
-                        assert proc.poll() is None, "agent_executor exited early"
-                        await asyncio.sleep(0.1)
+                await service_consuming(js, settings, proc)
                 await publish_request(js, settings, event)
-                return await result_events(js, settings, want=1)
+                return await result_events(js, settings)
 
         results = asyncio.run(scenario())
     finally:
         proc.send_signal(signal.SIGTERM)
-        output, _ = proc.communicate(timeout=20)
+        output, _ = proc.communicate(timeout=DEADLINE)
 
     # Checked first and as a boolean, so no failure report below can print the key.
     key_in_log = os.environ["OPENAI_API_KEY"] in output

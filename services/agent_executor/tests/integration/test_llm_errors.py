@@ -11,14 +11,13 @@ import psycopg
 import pytest
 from ae_support import (
     ChatStub,
-    consumer_state,
     jetstream,
     one_row,
     publish_request,
     request_event,
     result_events,
     running_consumer,
-    wait_for,
+    settled,
 )
 from agent_executor.config import Settings
 
@@ -33,13 +32,8 @@ def test_llm_error_yields_failed_event_and_row(
     async def scenario() -> tuple[list[Any], Any]:
         async with running_consumer(settings), jetstream(settings) as js:
             await publish_request(js, settings, event)
-            results = await result_events(js, settings, want=1, settle=1.0)
-
-            async def acked() -> Any:
-                state = await consumer_state(js, settings)
-                return state if state.ack_floor.stream_seq >= 1 else None
-
-            return results, await wait_for(acked)
+            results = await result_events(js, settings)
+            return results, await settled(js, settings)
 
     results, state = asyncio.run(scenario())
 
@@ -57,7 +51,7 @@ def test_llm_error_yields_failed_event_and_row(
     assert envelope["data"]["error"]["status"] == status
     assert f"stubbed failure {status}" in envelope["data"]["error"]["message"]
     assert len(chat_stub.calls) == 1, "a failed call must not be retried by redelivery"
-    assert state and state.num_redelivered == 0
+    assert state.num_redelivered == 0
 
     status_col, response, error, completed_at = one_row(
         db,
@@ -80,7 +74,7 @@ def test_unreachable_endpoint_is_a_failed_execution(
     async def scenario() -> list[Any]:
         async with running_consumer(settings), jetstream(settings) as js:
             await publish_request(js, settings, event)
-            return await result_events(js, settings, want=1, settle=0.5)
+            return await result_events(js, settings)
 
     results = asyncio.run(scenario())
 
