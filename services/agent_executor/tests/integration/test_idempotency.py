@@ -78,6 +78,33 @@ def test_database_guards_when_dedup_store_forgot(
     assert db.execute("SELECT count(*) FROM agent_executions").fetchone() == (1,)
 
 
+def test_dedup_store_guards_when_the_row_is_gone(
+    settings: Settings, chat_stub: ChatStub, db: psycopg.Connection[Any]
+) -> None:
+    """Each guard must work alone: with the row purged, only the store stops a re-run.
+
+    The mirror of the test above. Without it, a store whose answer were ignored
+    would go unnoticed, since the unique index would still catch the duplicate.
+    """
+    event = request_event({"prompt": "after a purge"})
+
+    async def scenario() -> list[Outcome | None]:
+        consumer = await Consumer.connect(settings)
+        try:
+            async with jetstream(settings) as js:
+                await publish_request(js, settings, event)
+                first = await consumer.process_batch(timeout=DEADLINE)
+                db.execute("DELETE FROM agent_executions WHERE event_id = %s", (event.id,))
+                await publish_request(js, settings, event)
+                return first + await consumer.process_batch(timeout=DEADLINE)
+        finally:
+            await consumer.close()
+
+    assert asyncio.run(scenario()) == [Outcome.COMPLETED, Outcome.DUPLICATE]
+    assert len(chat_stub.calls) == 1, "the LLM was called again: the dedup store did not guard"
+    assert db.execute("SELECT count(*) FROM agent_executions").fetchone() == (0,)
+
+
 def test_jetstream_redelivery_after_a_lost_ack_is_acked_not_rerun(
     settings: Settings, chat_stub: ChatStub, db: psycopg.Connection[Any]
 ) -> None:
