@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -55,11 +56,9 @@ def test_redelivered_event_is_processed_once(
     assert 0 < ttl <= settings.dedup_ttl, f"dedup key missing or without TTL (ttl={ttl})"
 
 
-def test_database_guards_when_dedup_store_forgot(
-    settings: Settings, chat_stub: ChatStub, db: psycopg.Connection[Any], kv: redis.Redis
-) -> None:
-    """A Dragonfly restart without persistence must not re-run a finished request."""
-    event = request_event({"prompt": "after a flush"})
+def deliver_twice(settings: Settings, forget: Callable[[str], None]) -> list[Outcome | None]:
+    """Publish one event, process it, call ``forget(event_id)``, publish it again."""
+    event = request_event({"prompt": "delivered twice"})
 
     async def scenario() -> list[Outcome | None]:
         consumer = await Consumer.connect(settings)
@@ -67,13 +66,24 @@ def test_database_guards_when_dedup_store_forgot(
             async with jetstream(settings) as js:
                 await publish_request(js, settings, event)
                 first = await consumer.process_batch(timeout=DEADLINE)
-                assert kv.delete(settings.dedup_prefix + event.id) == 1
+                forget(event.id)
                 await publish_request(js, settings, event)
                 return first + await consumer.process_batch(timeout=DEADLINE)
         finally:
             await consumer.close()
 
-    assert asyncio.run(scenario()) == [Outcome.COMPLETED, Outcome.DUPLICATE]
+    return asyncio.run(scenario())
+
+
+def test_database_guards_when_dedup_store_forgot(
+    settings: Settings, chat_stub: ChatStub, db: psycopg.Connection[Any], kv: redis.Redis
+) -> None:
+    """A Dragonfly restart without persistence must not re-run a finished request."""
+
+    def flush_store(event_id: str) -> None:
+        assert kv.delete(settings.dedup_prefix + event_id) == 1
+
+    assert deliver_twice(settings, flush_store) == [Outcome.COMPLETED, Outcome.DUPLICATE]
     assert len(chat_stub.calls) == 1
     assert db.execute("SELECT count(*) FROM agent_executions").fetchone() == (1,)
 
@@ -86,21 +96,11 @@ def test_dedup_store_guards_when_the_row_is_gone(
     The mirror of the test above. Without it, a store whose answer were ignored
     would go unnoticed, since the unique index would still catch the duplicate.
     """
-    event = request_event({"prompt": "after a purge"})
 
-    async def scenario() -> list[Outcome | None]:
-        consumer = await Consumer.connect(settings)
-        try:
-            async with jetstream(settings) as js:
-                await publish_request(js, settings, event)
-                first = await consumer.process_batch(timeout=DEADLINE)
-                db.execute("DELETE FROM agent_executions WHERE event_id = %s", (event.id,))
-                await publish_request(js, settings, event)
-                return first + await consumer.process_batch(timeout=DEADLINE)
-        finally:
-            await consumer.close()
+    def purge_row(event_id: str) -> None:
+        db.execute("DELETE FROM agent_executions WHERE event_id = %s", (event_id,))
 
-    assert asyncio.run(scenario()) == [Outcome.COMPLETED, Outcome.DUPLICATE]
+    assert deliver_twice(settings, purge_row) == [Outcome.COMPLETED, Outcome.DUPLICATE]
     assert len(chat_stub.calls) == 1, "the LLM was called again: the dedup store did not guard"
     assert db.execute("SELECT count(*) FROM agent_executions").fetchone() == (0,)
 
