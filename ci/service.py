@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from ci.endpoints import Endpoint
 from ci.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -65,6 +66,16 @@ class Backing:
     @property
     def compose_name(self) -> str:
         return self.compose_service or self.name
+
+    @property
+    def kind_name(self) -> str:
+        """The kind as a plain string (``"postgres"``), for labels and messages."""
+        return str(self.kind)
+
+    def endpoint(self, host: str, port: int) -> Endpoint:
+        """This backing service reachable at ``host:port``, with its credentials."""
+        return Endpoint(self.name, self.kind_name, host, port, user=self.user,
+                        password=self.password, database=self.database, path=self.path)
 
 
 def postgres(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import abc
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from ci.console import Console
 from ci.endpoints import Endpoint
@@ -81,6 +81,25 @@ class Backend(abc.ABC):
         """
         raise ConfigError(f"the {self.name} backend cannot tear down kept runs by itself",
                           hint="use the command printed when the run was kept")
+
+    def configure(self, options: Any) -> None:
+        """Take this backend's own command-line options (an ``argparse.Namespace``)."""
+
+    def plan(self) -> list[str]:
+        """What ``up`` would create, one line (or one document) per item, starting nothing."""
+        return [f"{b.name}: {b.kind_name}" for b in self.service.backends]
+
+    def cached_migrations(self, backing: Backing) -> str | None:
+        """The migrations digest ``backing`` was started with already applied, if any.
+
+        A backend that starts a database from a cached, already-migrated image
+        returns the digest it was built for; the migrate stage then skips
+        applying when it equals the current one.
+        """
+        return None
+
+    def migrated(self, backing: Backing, digest: str) -> None:
+        """Called after migrations with ``digest`` were applied to ``backing`` (cache it)."""
 
     def describe(self) -> str:
         """One line for the 'backend chosen' message."""

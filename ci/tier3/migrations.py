@@ -40,6 +40,14 @@ def discover(folder: Path) -> list[Migration]:
     return [Migration(f.name, f, hashlib.sha256(f.read_bytes()).hexdigest()) for f in files]
 
 
+def digest(folder: Path) -> str:
+    """One hash of every migration's name and content: what a cached database is keyed by."""
+    h = hashlib.sha256()
+    for mig in discover(folder):
+        h.update(f"{mig.name}\0{mig.checksum}\n".encode())
+    return h.hexdigest()
+
+
 def apply(endpoint: Endpoint, folder: Path) -> Outcome:
     import psycopg
 
