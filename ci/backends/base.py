@@ -84,6 +84,7 @@ class Backend(abc.ABC):
 
     def configure(self, options: Any) -> None:
         """Take this backend's own command-line options (an ``argparse.Namespace``)."""
+        return None
 
     def plan(self) -> list[str]:
         """What ``up`` would create, one line (or one document) per item, starting nothing."""
@@ -100,6 +101,7 @@ class Backend(abc.ABC):
 
     def migrated(self, backing: Backing, digest: str) -> None:
         """Called after migrations with ``digest`` were applied to ``backing`` (cache it)."""
+        return None
 
     def describe(self) -> str:
         """One line for the 'backend chosen' message."""
