@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import quote
 
 from ci.errors import ConfigError
 
@@ -36,51 +35,19 @@ class Endpoint:
 
     @property
     def url(self) -> str:
-        if self.kind == "postgres":
-            auth = quote(self.user or "postgres")
-            if self.password:
-                auth += ":" + quote(self.password)
-            return f"postgresql://{auth}@{self.host}:{self.port}/{quote(self.database or '')}"
-        if self.kind == "redis":
-            return f"redis://{self.host}:{self.port}/0"
-        if self.kind == "nats":
-            return f"nats://{self.host}:{self.port}"
-        if self.kind == "http":
-            return f"http://{self.host}:{self.port}{self.path}"
-        return f"tcp://{self.host}:{self.port}"
+        from ci.kinds import kind_class
+
+        return kind_class(self.kind)().url(self)
 
     def public_url(self) -> str:
-        """The URL with any password replaced, for printing."""
-        if self.password:
-            return self.url.replace(quote(self.password), "***", 1)
-        return self.url
+        """The URL with the password field masked (by structure, not by search)."""
+        from ci.kinds import kind_class
+
+        return kind_class(self.kind)().url(self, masked=True)
 
 
 def env_name(backend_name: str) -> str:
     return re.sub(r"[^A-Za-z0-9]", "_", backend_name).upper()
-
-
-def _kind_conventions(ep: Endpoint) -> dict[str, str]:
-    port = str(ep.port)
-    if ep.kind == "postgres":
-        return {
-            "POSTGRES_HOST": ep.host,
-            "POSTGRES_PORT": port,
-            "POSTGRES_USER": ep.user or "",
-            "POSTGRES_PASSWORD": ep.password or "",
-            "POSTGRES_DB": ep.database or "",
-            "PGHOST": ep.host,
-            "PGPORT": port,
-            "PGUSER": ep.user or "",
-            "PGPASSWORD": ep.password or "",
-            "PGDATABASE": ep.database or "",
-            "DATABASE_URL": ep.url,
-        }
-    if ep.kind == "redis":
-        return {"REDIS_HOST": ep.host, "REDIS_PORT": port, "REDIS_URL": ep.url}
-    if ep.kind == "nats":
-        return {"NATS_URL": ep.url}
-    return {}
 
 
 def suite_env(endpoints: Mapping[str, Endpoint], export: Mapping[str, str]) -> dict[str, str]:
@@ -100,7 +67,9 @@ def suite_env(endpoints: Mapping[str, Endpoint], export: Mapping[str, str]) -> d
     for ep in endpoints.values():
         if ep.kind not in seen_kinds:
             seen_kinds.add(ep.kind)
-            env.update(_kind_conventions(ep))
+            from ci.kinds import kind_class
+
+            env.update(kind_class(ep.kind)().env(ep))
     for var, template in export.items():
         env[var] = render_template(template, endpoints, var)
     return env

@@ -40,6 +40,12 @@ class InfraError(TiersError):
     code = ExitCode.INFRA
 
 
+class SuiteError(TiersError):
+    """pytest could not run the suite as declared, after the backends were started."""
+
+    code = ExitCode.SUITE
+
+
 class BackendDied(InfraError):
     """A server process or container exited while we were waiting on it."""
 

@@ -8,6 +8,7 @@ alone whether to look at the tests, the configuration or the infrastructure.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 
 
 class ExitCode(enum.IntEnum):
@@ -17,13 +18,37 @@ class ExitCode(enum.IntEnum):
     TESTS_FAILED = 1
     CONFIG = 2
     INFRA = 3
+    SUITE = 4
     INTERRUPTED = 130
 
 
 DESCRIPTIONS: dict[ExitCode, str] = {
     ExitCode.OK: "every stage passed",
     ExitCode.TESTS_FAILED: "the suite ran and at least one test failed or errored",
-    ExitCode.CONFIG: "usage, configuration or missing-environment error; nothing was started",
-    ExitCode.INFRA: "infrastructure error: a backend did not come up, a migration failed",
+    ExitCode.CONFIG: "usage, declaration or environment error, found before anything was "
+    "started",
+    ExitCode.INFRA: "infrastructure error: a backend did not come up or died, a migration "
+    "failed, the framework itself failed",
+    ExitCode.SUITE: "the backends came up but pytest could not run the suite as declared "
+    "(bad pytest arguments, or no tests collected)",
     ExitCode.INTERRUPTED: "interrupted (SIGINT/SIGTERM); everything started was torn down",
 }
+
+
+SEVERITY: tuple[ExitCode, ...] = (
+    ExitCode.OK, ExitCode.TESTS_FAILED, ExitCode.CONFIG, ExitCode.SUITE, ExitCode.INFRA,
+    ExitCode.INTERRUPTED,
+)
+"""Least to most severe: the code of several runs together is the most severe one."""
+
+
+def worst(codes: Iterable[int]) -> int:
+    """The most severe of ``codes`` by :data:`SEVERITY` (unknown codes count as INFRA)."""
+    def rank(code: int) -> int:
+        try:
+            return SEVERITY.index(ExitCode(code))
+        except ValueError:
+            return SEVERITY.index(ExitCode.INFRA)
+
+    found = list(codes)
+    return max(found, key=rank) if found else int(ExitCode.OK)

@@ -21,6 +21,12 @@ ENV_SECRET_NAMES = "TIERS_SECRET_NAMES"
 # Values shorter than this are not masked: replacing "1" or "true" everywhere
 # would make logs unreadable and protects nothing.
 MIN_SECRET_LENGTH = 4
+MIN_FRAGMENT = 6
+"""Shortest head or tail of a secret masked next to an ellipsis."""
+MIN_FRAGMENT_SOURCE = 12
+"""Secrets shorter than this are never shortened by pytest's reprs."""
+_ELLIPSIS = re.compile(
+    r"(?P<left>[^\s'\"]{0,120})(?P<dots>\.\.\.|\u2026)(?P<right>[^\s'\"]{0,120})")
 
 
 class Masker:
@@ -52,11 +58,39 @@ class Masker:
         for value in values:
             self.register(value)
 
+    @property
+    def active(self) -> bool:
+        return self._pattern is not None
+
     def redact(self, text: str) -> str:
         pattern = self._pattern
         if pattern is None or not text:
             return text
-        return pattern.sub(MASK, text)
+        text = pattern.sub(MASK, text)
+        if "..." in text or "\u2026" in text:
+            text = _ELLIPSIS.sub(self._mask_fragments, text)
+        return text
+
+    def _mask_fragments(self, match: re.Match[str]) -> str:
+        """Mask a secret's head before, or its tail after, an ellipsis.
+
+        pytest shortens long values in assertion messages (``'sk-CANARY-1c...
+        920b9d4666c34'``): neither half equals the secret, yet together they
+        give most of it away.
+        """
+        left, dots, right = match.group("left"), match.group("dots"), match.group("right")
+        for value in self._values:
+            if len(value) < MIN_FRAGMENT_SOURCE:
+                continue
+            for k in range(min(len(value) - 1, len(left)), MIN_FRAGMENT - 1, -1):
+                if left.endswith(value[:k]):
+                    left = left[: len(left) - k] + MASK
+                    break
+            for k in range(min(len(value) - 1, len(right)), MIN_FRAGMENT - 1, -1):
+                if right.startswith(value[-k:]):
+                    right = MASK + right[k:]
+                    break
+        return left + dots + right
 
     def redact_bytes(self, data: bytes) -> bytes:
         if self._pattern is None:

@@ -19,138 +19,16 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-from ci.endpoints import Endpoint
+from ci.backing import Backing
 from ci.errors import ConfigError
+from ci.stages import STAGES, Stage
 
 if TYPE_CHECKING:
     from ci.tier3.context import RunContext
 
-Kind = Literal["postgres", "redis", "nats", "http", "tcp"]
-STAGES = ("up", "wait", "migrate", "test", "collect", "down")
-DEFAULT_PORTS: dict[str, int] = {"postgres": 5432, "redis": 6379, "nats": 4222, "http": 80}
-
 Hook = Callable[["RunContext"], None]
-
-
-@dataclass(frozen=True)
-class Backing:
-    """One backing service the suite talks to."""
-
-    name: str
-    kind: Kind
-    port: int | None = None
-    """Pin the host port (for suites that hard-code ``localhost:4222``); free port if None."""
-    min_version: str | None = None
-    """Lowest acceptable server version; the local backend picks a binary that satisfies it."""
-    timeout: float = 30.0
-    """Seconds the wait stage gives this backend to pass its probe."""
-    user: str | None = None
-    password: str | None = None
-    database: str | None = None
-    jetstream: bool = True
-    path: str = "/"
-    """HTTP probe path."""
-    expect_status: int = 200
-    command: tuple[str, ...] = ()
-    """For http/tcp backends run as local processes; ``{port}`` is replaced."""
-    compose_service: str | None = None
-    """Service name in the compose file, if it differs from ``name``."""
-    container_port: int | None = None
-
-    @property
-    def default_port(self) -> int:
-        return self.container_port or DEFAULT_PORTS.get(self.kind, 0)
-
-    @property
-    def compose_name(self) -> str:
-        return self.compose_service or self.name
-
-    @property
-    def kind_name(self) -> str:
-        """The kind as a plain string (``"postgres"``), for labels and messages."""
-        return str(self.kind)
-
-    def endpoint(self, host: str, port: int) -> Endpoint:
-        """This backing service reachable at ``host:port``, with its credentials."""
-        return Endpoint(self.name, self.kind_name, host, port, user=self.user,
-                        password=self.password, database=self.database, path=self.path)
-
-
-def postgres(
-    name: str = "postgres",
-    *,
-    database: str = "test",
-    user: str = "test",
-    password: str = "test",
-    port: int | None = None,
-    min_version: str | None = None,
-    timeout: float = 30.0,
-    compose_service: str | None = None,
-) -> Backing:
-    """A PostgreSQL server; its user is a superuser, its cluster UTF-8."""
-    return Backing(name, "postgres", port=port, min_version=min_version, timeout=timeout,
-                   user=user, password=password, database=database,
-                   compose_service=compose_service)
-
-
-def redis(
-    name: str = "redis",
-    *,
-    port: int | None = None,
-    min_version: str | None = None,
-    timeout: float = 30.0,
-    compose_service: str | None = None,
-) -> Backing:
-    """A Redis-protocol server (Redis, Dragonfly, Valkey)."""
-    return Backing(name, "redis", port=port, min_version=min_version, timeout=timeout,
-                   compose_service=compose_service)
-
-
-def nats(
-    name: str = "nats",
-    *,
-    jetstream: bool = True,
-    port: int | None = None,
-    min_version: str | None = None,
-    timeout: float = 30.0,
-    compose_service: str | None = None,
-) -> Backing:
-    """A NATS server, with JetStream unless told otherwise."""
-    return Backing(name, "nats", port=port, min_version=min_version, timeout=timeout,
-                   jetstream=jetstream, compose_service=compose_service)
-
-
-def http(
-    name: str,
-    *,
-    command: Sequence[str] = (),
-    path: str = "/",
-    expect_status: int = 200,
-    port: int | None = None,
-    container_port: int | None = None,
-    timeout: float = 30.0,
-    compose_service: str | None = None,
-) -> Backing:
-    """An HTTP service, probed with a GET of ``path``."""
-    return Backing(name, "http", port=port, timeout=timeout, path=path,
-                   expect_status=expect_status, command=tuple(command),
-                   container_port=container_port, compose_service=compose_service)
-
-
-def tcp(
-    name: str,
-    *,
-    command: Sequence[str] = (),
-    port: int | None = None,
-    container_port: int | None = None,
-    timeout: float = 30.0,
-    compose_service: str | None = None,
-) -> Backing:
-    """Anything else: probed by a TCP connect, the weakest check, so the last resort."""
-    return Backing(name, "tcp", port=port, timeout=timeout, command=tuple(command),
-                   container_port=container_port, compose_service=compose_service)
 
 
 @dataclass(frozen=True)
@@ -170,12 +48,20 @@ class EnvVar:
     description: str = ""
 
 
-def var(name: str, **kwargs: object) -> EnvVar:
-    return EnvVar(name, **kwargs)  # type: ignore[arg-type]
+def var(name: str, *, required: bool = True, ssm: str | None = None, pattern: str | None = None,
+        default: str | None = None, local_default: str | None = None,
+        description: str = "") -> EnvVar:
+    """A non-secret variable the service needs (printed in tables and rerun hints)."""
+    return EnvVar(name, secret=False, required=required, ssm=ssm, pattern=pattern,
+                  default=default, local_default=local_default, description=description)
 
 
-def secret(name: str, **kwargs: object) -> EnvVar:
-    return EnvVar(name, secret=True, **kwargs)  # type: ignore[arg-type]
+def secret(name: str, *, required: bool = True, ssm: str | None = None,
+           pattern: str | None = None, default: str | None = None,
+           local_default: str | None = None, description: str = "") -> EnvVar:
+    """A secret: masked everywhere, never printed, fetched from SSM when ``ssm`` is set."""
+    return EnvVar(name, secret=True, required=required, ssm=ssm, pattern=pattern,
+                  default=default, local_default=local_default, description=description)
 
 
 @dataclass(frozen=True)
@@ -185,8 +71,9 @@ class Suite:
     paths: Sequence[str] | str = ("tests/integration",)
     args: Sequence[str] = ()
     cov: Sequence[str] | str | None = None
-    timeout: int = 300
-    """Per-test timeout in seconds (pytest-timeout)."""
+    timeout: int | None = None
+    """Per-test timeout in seconds (pytest-timeout). None: the project's own ``timeout``
+    setting if it has one, else 300 s."""
 
     @property
     def path_list(self) -> list[str]:
@@ -211,7 +98,7 @@ class Service:
     ssm_path: str | None = None
     """SSM path prefix whose parameters become env vars (basename upper-cased)."""
     compose_file: str | None = None
-    """Compose file, relative to the repository root; default ``compose/<name>.yml``."""
+    """Compose file, relative to the service folder; default ``<checkout>/compose/<name>.yml``."""
     default_backend: str | None = None
     requirements: Sequence[str] = ()
     """pip requirement files (relative to the service) or specs; default requirements.txt."""
@@ -237,17 +124,47 @@ class Service:
         self.root = Path(self.root).resolve()
         if not self.name:
             self.name = self.root.name
-        self._validate()
 
-    def _validate(self) -> None:
+    def problems(self) -> list[str]:
+        """Mistakes in the declaration itself, found without touching anything.
+
+        Collected instead of raised from ``__init__``: the declaration runs at
+        import time, outside any error handling, where a raise would be a
+        traceback and exit 1 ("tests failed"). ``main()`` and Tier 2 report
+        them with exit 2.
+        """
+        found: list[str] = []
         names = [b.name for b in self.backends]
-        dupes = {n for n in names if names.count(n) > 1}
+        dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise ConfigError(f"service {self.name}: backend names repeat: {sorted(dupes)}")
+            found.append(f"backend names repeat: {', '.join(dupes)}")
+        for b in self.backends:
+            if not isinstance(b, Backing):
+                found.append(f"backends= holds {b!r}, not a backend: declare it with "
+                             "postgres(...), redis(...), nats(...), http(...) or tcp(...)")
         env_names = [v.name for v in self.requires]
-        dupes = {n for n in env_names if env_names.count(n) > 1}
+        dupes = sorted({n for n in env_names if env_names.count(n) > 1})
         if dupes:
-            raise ConfigError(f"service {self.name}: env vars declared twice: {sorted(dupes)}")
+            found.append(f"env vars declared twice: {', '.join(dupes)}")
+        for key in self.hooks:
+            stage = key.partition("_")[2]
+            if stage not in STAGES:
+                found.append(f"hook {key!r}: no stage {stage!r} (stages: {', '.join(STAGES)})")
+        if self.migrate_into and self.migrate_into not in names:
+            found.append(f"migrate_into={self.migrate_into!r} is not a declared backend "
+                         f"(backends: {', '.join(names) or 'none'})")
+        return found
+
+    def validate(self) -> None:
+        found = self.problems()
+        if found:
+            raise ConfigError(
+                f"service {self.name}: the declaration in {self._runner_label()} is not valid:"
+                "\n    " + "\n    ".join(found),
+                hint="fix tier3.py; nothing was started")
+
+    def _runner_label(self) -> str:
+        return relative(self.directory / "ci" / "tier3.py", Path.cwd())
 
     # -- derived -----------------------------------------------------------
     @property
@@ -257,8 +174,19 @@ class Service:
 
     @property
     def repo_root(self) -> Path:
-        """The checkout: the folder holding ``services/``."""
-        return self.directory.parent.parent
+        """The checkout the service belongs to: where artifacts and run state go.
+
+        ``<checkout>/services/<name>`` for services of this repository; for a
+        service declared elsewhere, the nearest folder holding ``.git`` or a
+        ``noxfile.py``; else the service folder itself.
+        """
+        folder = self.directory
+        if folder.parent.name == "services":
+            return folder.parent.parent
+        for parent in (folder, *folder.parents):
+            if (parent / ".git").exists() or (parent / "noxfile.py").exists():
+                return parent
+        return folder
 
     @property
     def migrations_dir(self) -> Path | None:
@@ -266,19 +194,31 @@ class Service:
 
     @property
     def migration_target(self) -> Backing | None:
-        pgs = [b for b in self.backends if b.kind == "postgres"]
+        targets = [b for b in self.backends if b.kind.takes_migrations]
         if self.migrate_into:
-            for b in pgs:
+            for b in targets:
                 if b.name == self.migrate_into:
                     return b
             raise ConfigError(f"service {self.name}: migrate_into={self.migrate_into!r} "
-                              "is not a declared postgres backend")
-        return pgs[0] if pgs else None
+                              "is not a declared backend that takes migrations")
+        return targets[0] if targets else None
 
     @property
     def compose_path(self) -> Path:
-        rel = self.compose_file or f"compose/{self.name}.yml"
-        return self.repo_root / rel
+        """The compose file: ``compose_file`` relative to the service folder (or, for
+        files written before that rule, the checkout); default ``compose/<name>.yml``
+        in the checkout, else a ``compose.yml`` in the service folder."""
+        if self.compose_file:
+            own = self.directory / self.compose_file
+            if own.exists() or not (self.repo_root / self.compose_file).exists():
+                return own
+            return self.repo_root / self.compose_file
+        default = self.repo_root / "compose" / f"{self.name}.yml"
+        if not default.exists():
+            for name in ("compose.yml", "compose.yaml", "docker-compose.yml"):
+                if (self.directory / name).exists():
+                    return self.directory / name
+        return default
 
     @property
     def requirement_args(self) -> list[str]:
@@ -301,18 +241,16 @@ class Service:
         raise KeyError(name)
 
     # -- hooks -------------------------------------------------------------
-    def before(self, stage: str) -> Callable[[Hook], Hook]:
+    def before(self, stage: str | Stage) -> Callable[[Hook], Hook]:
         """Run the decorated function before ``stage`` (``up`` .. ``down``)."""
         return self._hook(f"before_{stage}", stage)
 
-    def after(self, stage: str) -> Callable[[Hook], Hook]:
+    def after(self, stage: str | Stage) -> Callable[[Hook], Hook]:
         """Run the decorated function after ``stage`` succeeds."""
         return self._hook(f"after_{stage}", stage)
 
-    def _hook(self, key: str, stage: str) -> Callable[[Hook], Hook]:
-        if stage not in STAGES:
-            raise ConfigError(f"service {self.name}: no stage {stage!r}; stages: {STAGES}")
-
+    def _hook(self, key: str, stage: str | Stage) -> Callable[[Hook], Hook]:
+        # An unknown stage is reported by validate(), with every other mistake.
         def register(fn: Hook) -> Hook:
             self.hooks.setdefault(key, []).append(fn)
             return fn
@@ -324,4 +262,17 @@ class Service:
         """Run Tier 3 for this service: ``python services/<name>/ci/tier3.py``."""
         from ci.tier3.cli import main
 
-        raise SystemExit(main(self, argv))
+        code = main(self, argv)
+        sys.stdout.flush()
+        raise SystemExit(code)
+
+
+def relative(path: Path, base: Path) -> str:
+    """``path`` relative to ``base`` when inside it, else absolute: for messages."""
+    try:
+        return str(path.relative_to(base))
+    except ValueError:
+        return str(path)
+
+
+__all__ = ["Backing", "EnvVar", "Service", "Suite", "secret", "var"]

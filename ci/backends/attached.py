@@ -8,38 +8,38 @@ nothing: the kept run is torn down with ``--down RUN_ID``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from ci import keep as kept
 from ci.backends.base import Backend
+from ci.backing import Backing
 from ci.console import Console
 from ci.endpoints import Endpoint
 from ci.errors import ConfigError
 from ci.runinfo import RunInfo
-from ci.service import Backing, Service
+from ci.service import Service
 
 
 class AttachedBackend(Backend):
     name = "attached"
 
     def __init__(self, service: Service, run: RunInfo, console: Console,
-                 state: dict[str, Any]) -> None:
+                 state: kept.KeptRun) -> None:
         super().__init__(service, run, console)
         self.state = state
-        self._endpoints = kept.endpoints_from_json(state["endpoints"])
+        self._endpoints = state.endpoints
 
     @classmethod
     def load(cls, service: Service, run: RunInfo, console: Console,
              run_id: str) -> AttachedBackend:
         state = kept.load(service.repo_root, run_id)
         if state is None:
-            known = ", ".join(s["run_id"] for s in kept.list_kept(service.repo_root)) or "none"
+            known = ", ".join(s.run_id for s in kept.list_kept(service.repo_root)) or "none"
             raise ConfigError(f"no kept run {run_id!r} in this checkout (kept runs: {known})",
                               hint="start one with --keep")
         return cls(service, run, console, state)
 
     def describe(self) -> str:
-        return f"{self.state['backend']} run {self.state['run_id']} (attached)"
+        return f"{self.state.backend} run {self.state.run_id} (attached)"
 
     def sweep(self) -> list[str]:
         return []
@@ -66,4 +66,4 @@ class AttachedBackend(Backend):
         return None
 
     def keep(self) -> str:
-        return f"--down {self.state['run_id']}"
+        return self.state.down

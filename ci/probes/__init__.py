@@ -1,33 +1,18 @@
-"""Readiness probes: one real protocol check per kind of backing service.
+"""Readiness: the wait loop (:mod:`ci.probes.wait`) and the probe interface.
 
-A probe answers one question, "does this endpoint serve its protocol now?", by
-raising on "no". Polling, backoff, timeouts and dead-process detection live in
-:mod:`ci.probes.wait`, so a new probe is a dozen lines.
+Each kind's probe lives with its kind (``ci/kinds/<kind>.py``); a probe answers
+one question, "does this endpoint serve its protocol now?", and the wait loop
+owns polling, backoff, deadlines and dead-server detection.
 """
 
 from __future__ import annotations
 
-from ci.probes.base import Probe
-from ci.probes.http import HttpProbe
-from ci.probes.nats import NatsProbe
-from ci.probes.postgres import PostgresProbe
-from ci.probes.redis import RedisProbe
-from ci.probes.tcp import TcpProbe
-from ci.service import Backing
+from ci.backing import Backing
+from ci.probes.base import Probe, Rejected, TcpProbe
 
 
 def probe_for(backing: Backing) -> Probe:
-    if backing.kind == "postgres":
-        return PostgresProbe()
-    if backing.kind == "redis":
-        return RedisProbe()
-    if backing.kind == "nats":
-        return NatsProbe(jetstream=backing.jetstream)
-    if backing.kind == "http":
-        return HttpProbe(path=backing.path, status=backing.expect_status)
-    return TcpProbe()
+    return backing.kind.probe()
 
 
-__all__ = [
-    "HttpProbe", "NatsProbe", "PostgresProbe", "Probe", "RedisProbe", "TcpProbe", "probe_for",
-]
+__all__ = ["Probe", "Rejected", "TcpProbe", "probe_for"]

@@ -19,10 +19,10 @@ from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
 
 from ci.backends.base import Backend
+from ci.backing import Backing
 from ci.errors import BackendDied, InfraError
 from ci.masking import redact
-from ci.probes import probe_for
-from ci.service import Backing
+from ci.probes import Rejected, probe_for
 
 FIRST_DELAY = 0.01
 MAX_DELAY = 0.25
@@ -76,11 +76,19 @@ def wait_for(
             return Ready(backing, clock() - start, attempts)
         except (BackendDied, InfraError):
             raise
+        except Rejected as exc:
+            raise InfraError(
+                f"{backing.name} ({backing.kind_name}) refused the probe for good after "
+                f"{clock() - start:.1f}s: {redact(str(exc))}",
+                hint="the declaration and the server disagree (credentials, database name): "
+                "declare them once in tier3.py; the compose backend passes them to the "
+                "container",
+            ) from None
         except Exception as exc:  # any failure of an attempt means "not yet"
             last_error = f"{type(exc).__name__}: {exc}".strip()
         if clock() >= deadline:
             raise InfraError(
-                f"{backing.name} ({backing.kind}) not ready after {backing.timeout:g}s; "
+                f"{backing.name} ({backing.kind_name}) not ready after {backing.timeout:g}s; "
                 f"probe: {probe.description}; {attempts} attempts; last error: "
                 f"{redact(last_error)}\nLast lines of its log:\n"
                 + _tail_block(backend.log_tail(backing)),

@@ -36,6 +36,10 @@ OPTIONS: tuple[Option, ...] = (
            "(`--backend` wins over it)."),
     Option("TIERS_ARTIFACTS_DIR", "Tier 3", "`<checkout>/artifacts`",
            "Base folder for run artifacts (`--artifacts` wins over it)."),
+    Option("TIERS_NO_CACHE", "Tier 3", "unset",
+           "`1` ignores every cache (migrated databases, results) like `--no-cache`."),
+    Option("TIERS_RESULT_FILE", "Tier 3 (set by Tier 2)", "unset",
+           "File Tier 3 writes its run folder's path into, so Tier 2 can report the run."),
     # -- Parameter Store -----------------------------------------------------
     Option("TIERS_SSM", "Tier 2", "`auto`",
            "`auto`: call Parameter Store only for declared variables that are unset and "
@@ -73,6 +77,9 @@ OPTIONS: tuple[Option, ...] = (
            "Which checkout a leftover belongs to."),
     Option("TIERS_SERVICE", "set by Tier 3", "the service",
            "Which service a process or container belongs to."),
+    Option("TIERS_SUITE_OF", "set by Tier 3 in pytest's env", "the run id",
+           "Marks the suite's processes: whatever still carries it after pytest exits is "
+           "stopped."),
     # -- backends --------------------------------------------------------------
     Option("TIERS_PG_USER", "local backend", "`nobody`",
            "Unprivileged user PostgreSQL runs as when Tier 3 runs as root."),

@@ -1,54 +1,45 @@
-"""``python services/<name>/ci/tier3.py``: the command line of every Tier 3 runner."""
+"""``python services/<name>/ci/tier3.py``: the command line of every Tier 3 runner.
+
+:func:`main` never lets an exception out: every ending has its documented
+exit code, and an infrastructure crash can never read as "tests failed".
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
 from ci import keep
-from ci.backends import REGISTRY, backend_class
+from ci.backends import backend_class
 from ci.backends.attached import AttachedBackend
 from ci.backends.base import Backend
 from ci.console import Console
-from ci.errors import ConfigError, TiersError
+from ci.errors import ConfigError, Interrupted, TiersError
 from ci.exit_codes import DESCRIPTIONS, ExitCode
 from ci.masking import ENV_SECRET_NAMES, masker
 from ci.runinfo import RunInfo
-from ci.service import STAGES, Service
-from ci.tier3 import engine, select
+from ci.service import Service, relative
+from ci.stages import STAGES, Stage
+from ci.tier3 import engine, options, preflight, select
 from ci.tier3.artifacts import run_dir
+from ci.tier3.children import become_subreaper
 from ci.tier3.context import RunContext
-from ci.validation import resolve_env
+from ci.validation import in_ci, resolve_env
 
 
 def build_parser(service: Service) -> argparse.ArgumentParser:
     codes = "\n".join(f"  {int(c):>3}  {DESCRIPTIONS[c]}" for c in ExitCode)
-    parser = argparse.ArgumentParser(
-        prog=f"python services/{service.name}/ci/tier3.py",
-        description=f"Tier 3 for {service.name}: up, wait, migrate, test, collect, down. "
+    return options.build_parser(
+        prog=f"python {relative(service.directory / 'ci' / 'tier3.py', Path.cwd())}",
+        description=f"Tier 3 for {service.name}: {', '.join(STAGES)}. "
         "Arguments after `--` go to pytest.",
         epilog=f"exit codes:\n{codes}",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--backend", choices=["auto", *REGISTRY],
-                        help=f"how to run the backing services (default: ${select.ENV_BACKEND}, "
-                        "then the service's default, then auto: compose when Docker "
-                        "answers, else local)")
-    parser.add_argument("--keep", action="store_true",
-                        help="leave the backends up; print how to reach and tear them down")
-    parser.add_argument("--only", metavar="STAGES",
-                        help=f"comma-separated stages to run, from {','.join(STAGES)}")
-    parser.add_argument("--attach", metavar="RUN_ID",
-                        help="use the backends of a run left up with --keep (skips up/down)")
-    parser.add_argument("--down", metavar="RUN_ID", help="tear down a run left up with --keep")
-    parser.add_argument("--list-kept", action="store_true", help="list runs left up with --keep")
-    parser.add_argument("--artifacts", metavar="DIR",
-                        help="artifacts base folder (default: $TIERS_ARTIFACTS_DIR or "
-                        "<checkout>/artifacts)")
-    return parser
 
 
 def _split(argv: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -59,63 +50,109 @@ def _split(argv: Sequence[str]) -> tuple[list[str], list[str]]:
     return argv, []
 
 
-def _register_secrets(service: Service) -> None:
-    """Mask declared secrets and those Tier 2 names, before anything prints."""
-    names = {v.name for v in service.requires if v.secret}
-    names |= {n for n in os.environ.get(ENV_SECRET_NAMES, "").split(",") if n}
-    for name in names:
-        masker.register(os.environ.get(name))
-
-
-def _stages(only: str | None, attach: bool) -> list[str]:
-    if only:
-        chosen = [s.strip() for s in only.split(",") if s.strip()]
-        unknown = [s for s in chosen if s not in STAGES]
-        if unknown:
-            raise ConfigError(f"--only: unknown stage(s) {unknown}",
-                              hint=f"stages: {','.join(STAGES)}")
-        if not attach and "up" not in chosen and {"wait", "migrate", "test"} & set(chosen):
-            raise ConfigError("--only without 'up' needs backends that are already running",
-                              hint="run once with --keep, then pass --attach RUN_ID")
-        selected = [s for s in STAGES if s in chosen]
-        if "up" in selected and "down" not in selected:
-            selected.append("down")  # what we start, we stop (unless --keep)
-    else:
-        selected = list(STAGES)
-    if attach:
-        selected = [s for s in selected if s not in ("up", "down")]
-    return selected
+def _raise_interrupted(signum: int, _frame: object) -> None:
+    raise Interrupted(signal.Signals(signum).name)
 
 
 def main(service: Service, argv: Sequence[str] | None = None) -> int:
-    own, pytest_args = _split(sys.argv[1:] if argv is None else argv)
-    args = build_parser(service).parse_args(own)
+    """Run Tier 3; returns the exit code (the caller exits with it)."""
+    command = [sys.argv[0], *(sys.argv[1:] if argv is None else argv)]
+    own, pytest_args = _split(command[1:])
+    args = build_parser(service).parse_args(own)  # usage errors: argparse exits 2
     console = Console(service.name)
-    _register_secrets(service)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupted)  # 130, never 143
     try:
-        return _main(service, args, pytest_args, console)
+        return _main(service, args, pytest_args, console, command)
     except TiersError as exc:
         console.error(exc.render())
         return int(exc.code)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Interrupted):
         console.error("interrupted before anything was started")
         return int(ExitCode.INTERRUPTED)
+    except Exception:
+        console.error("internal error in the framework (not a test failure):\n"
+                      + masker.redact(traceback.format_exc()))
+        return int(ExitCode.INFRA)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _check_flags(args: argparse.Namespace) -> None:
+    modes = [m for m in options.MODES if getattr(args, m)]
+    if len(modes) > 1:
+        raise ConfigError(f"--{modes[0].replace('_', '-')} and --{modes[1].replace('_', '-')} "
+                          "cannot be combined", hint="choose one")
+    if modes and modes[0] in ("down", "list_kept"):
+        clash = [f for f in options.RUN_ONLY if getattr(args, f)]
+        if clash:
+            raise ConfigError(f"--{modes[0].replace('_', '-')} does not start a run, so "
+                              f"--{clash[0].replace('_', '-')} means nothing with it",
+                              hint="drop one of them")
+
+
+def _stages(only: str | None, attach: bool) -> list[Stage]:
+    if not only:
+        chosen = list(Stage)
+    else:
+        names = [s.strip() for s in only.split(",") if s.strip()]
+        unknown = [s for s in names if s not in STAGES]
+        if unknown:
+            raise ConfigError(f"--only: unknown stage(s) {', '.join(unknown)}",
+                              hint=f"stages: {','.join(STAGES)}")
+        chosen = [s for s in Stage if s.value in names]
+        if not attach and Stage.UP not in chosen:
+            if any(s.starts_or_uses_backends for s in chosen):
+                raise ConfigError("--only without 'up' needs backends that are already running",
+                                  hint="run once with --keep, then pass --attach RUN_ID")
+            raise ConfigError(f"--only {only} has nothing to act on without 'up'",
+                              hint="to tear down a kept run use --down RUN_ID")
+        if Stage.UP in chosen and Stage.DOWN not in chosen:
+            chosen.append(Stage.DOWN)  # what we start, we stop (unless --keep)
+    if attach:
+        chosen = [s for s in chosen if s not in (Stage.UP, Stage.DOWN)]
+    return chosen
+
+
+def _register_secrets(service: Service, environ: dict[str, str]) -> None:
+    """Mask declared secrets and those Tier 2 names, before anything prints."""
+    from ci.tier2.secrets import looks_secret
+
+    names = {v.name for v in service.requires if v.secret}
+    names |= {n for n in environ.get(ENV_SECRET_NAMES, "").split(",") if n}
+    names |= {n for n in environ if looks_secret(n)}
+    for name in names:
+        masker.register(environ.get(name))
+
+
+def _environment(service: Service, env_flag: str | None) -> tuple[str, dict[str, str]]:
+    """The env name and the .env layers' values: the same inputs Tier 2 would give."""
+    from ci.tier2.envfiles import load_layers
+    from ci.tier2.prepare import environment_name
+
+    name = environment_name(env_flag, os.environ)
+    layers = load_layers(service.repo_root, service.directory, name, os.environ)
+    return name, layers.values
 
 
 def _main(service: Service, args: argparse.Namespace, pytest_args: list[str],
-          console: Console) -> int:
+          console: Console, command: list[str]) -> int:
+    _check_flags(args)
     run = RunInfo(service.name, service.repo_root)
     if args.list_kept:
         for state in keep.list_kept(service.repo_root):
-            console.info(f"{state['run_id']}  {state['service']}  {state['backend']}")
+            console.info(f"{state.run_id}  {state.service}  {state.backend}  ({state.down})")
         return 0
     if args.down:
         return _down(service, run, console, args.down)
 
-    resolution = resolve_env(service, os.environ)
+    env_name, layered = _environment(service, args.env)
+    environ = {**layered, **os.environ}
+    _register_secrets(service, environ)
+    resolution = resolve_env(service, environ)
     for note in resolution.notes:
         console.info(note)
     stages = _stages(args.only, bool(args.attach))
+    preflight.check(service)
 
     backend: Backend
     if args.attach:
@@ -124,25 +161,42 @@ def _main(service: Service, args: argparse.Namespace, pytest_args: list[str],
     else:
         name, reason = select.choose(args.backend, service)
         backend = backend_class(name)(service, run, console)
+        backend.configure(args)
+        if args.dry_run:
+            for line in backend.plan():
+                print(line)
+            return 0
         console.info(f"backend: {backend.describe()} ({reason})")
 
     artifacts = run_dir(service.repo_root, service.name, run.timestamp, run.id,
                         Path(args.artifacts) if args.artifacts else None)
-    env = {**os.environ, **resolution.values, **service.env}
+    become_subreaper()
+    env = {**environ, **resolution.values, **service.env}
     ctx = RunContext(service=service, run=run, console=console, backend=backend,
-                     artifacts=artifacts, env=env, pytest_args=pytest_args, keep=args.keep)
-    console.info(f"run {run.id}: stages {','.join(stages)}; artifacts {artifacts}")
+                     artifacts=artifacts, env=env, pytest_args=pytest_args, keep=args.keep,
+                     command=[*command[:1], *command[1:]], env_name=env_name,
+                     selected=stages, use_cache=not (args.no_cache or in_ci_no_cache()))
+    console.info(f"run {run.id}: stages {','.join(stages)}; env {env_name}; "
+                 f"artifacts {artifacts}")
     return engine.run(ctx, stages)
+
+
+def in_ci_no_cache() -> bool:
+    return os.environ.get("TIERS_NO_CACHE", "") not in ("", "0", "false")
 
 
 def _down(service: Service, run: RunInfo, console: Console, run_id: str) -> int:
     state = keep.load(service.repo_root, run_id)
     if state is None:
-        raise ConfigError(f"no kept run {run_id!r} in this checkout",
+        known = ", ".join(s.run_id for s in keep.list_kept(service.repo_root)) or "none"
+        raise ConfigError(f"no kept run {run_id!r} in this checkout (kept runs: {known})",
                           hint="list them with --list-kept")
-    backend = backend_class(state["backend"])(service, run, console)
+    backend = backend_class(state.backend)(service, run, console)
     for line in backend.release(run_id):
         console.info(f"removed {line}")
     keep.forget(service.repo_root, run_id)
     console.info(f"kept run {run_id} torn down")
     return 0
+
+
+__all__ = ["build_parser", "in_ci", "main"]

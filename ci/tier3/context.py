@@ -10,6 +10,7 @@ from ci.console import Console
 from ci.endpoints import Endpoint
 from ci.runinfo import RunInfo
 from ci.service import Service
+from ci.stages import Stage, Status
 
 if TYPE_CHECKING:
     from ci.backends.base import Backend
@@ -18,10 +19,14 @@ if TYPE_CHECKING:
 
 @dataclass
 class StageResult:
-    name: str
-    status: str  # ok | failed | skipped | interrupted
+    stage: Stage
+    status: Status
     seconds: float
     detail: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.stage.value
 
 
 @dataclass
@@ -46,3 +51,16 @@ class RunContext:
     keep: bool = False
     failed: bool = False
     error: str = ""
+    started_backends: bool = False
+    """Set once ``up`` began: from then on a problem is not 'nothing was started'."""
+    command: list[str] = field(default_factory=list)
+    """The command line that started this run (recorded in run.json for replay)."""
+    env_name: str = ""
+    selected: list[Stage] = field(default_factory=list)
+    use_cache: bool = True
+
+    def result(self, stage: Stage) -> StageResult | None:
+        for r in self.stages:
+            if r.stage is stage:
+                return r
+        return None

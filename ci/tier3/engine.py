@@ -1,54 +1,73 @@
-"""Run the stages in order inside one teardown guard.
+"""Run the stages in order inside one teardown guard, and decide the exit code once.
 
 Set-up happens *inside* the guard (pytest-docker #33 started containers
 before the ``try`` that owned their cleanup): whatever ``up`` managed to start
 before failing, ``down`` removes. Collect and down run after success, test
-failure, an exception, Ctrl-C and SIGTERM, shielded from a second signal.
+failure, an exception, Ctrl-C and SIGTERM, shielded from further signals; a
+signal noted during teardown still makes the run "interrupted".
+
+Every way a run can end goes through :func:`outcome`, the one place that turns
+an exception into an exit code and a message (nox's ``Result`` idea): the
+console, run.json and the GitHub summary then agree because they read it.
 """
 
 from __future__ import annotations
 
-import os
 import time
 import traceback
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
+from pathlib import Path
 
-from ci.errors import Interrupted, TiersError
+from ci.errors import ConfigError, Interrupted, TiersError
 from ci.exit_codes import ExitCode
 from ci.masking import redact
-from ci.tier3.artifacts import write_run_json
+from ci.service import relative
+from ci.stages import SETUP, TEARDOWN, Stage, Status
+from ci.tier3.artifacts import redact_tree, write_run_json
 from ci.tier3.context import RunContext, StageResult
 from ci.tier3.signals import shielded, sigterm_unwinds
-from ci.tier3.stages import STAGES
+from ci.tier3.stages import FUNCTIONS, StageFn
 from ci.tier3.suite import PYTEST_EXIT
 
-SETUP_AND_TEST = ("up", "wait", "migrate", "test")
 
-
-def run_stage(ctx: RunContext, name: str) -> None:
+def run_stage(ctx: RunContext, stage: Stage, functions: Mapping[Stage, StageFn]) -> None:
     """Run one stage with its hooks, timed, reported on one line as it finishes."""
     start = time.monotonic()
-    status, detail = "ok", ""
+    status, detail = Status.OK, ""
     try:
-        with ctx.console.group(name):
-            for hook in ctx.service.hooks.get(f"before_{name}", []):
+        with ctx.console.group(stage.value):
+            for hook in ctx.service.hooks.get(f"before_{stage}", []):
                 hook(ctx)
-            detail = STAGES[name](ctx)
-            for hook in ctx.service.hooks.get(f"after_{name}", []):
+            detail = functions[stage](ctx)
+            for hook in ctx.service.hooks.get(f"after_{stage}", []):
                 hook(ctx)
-        if name == "test" and ctx.failed:
-            status = "failed"
+        if detail.startswith("cached"):
+            status = Status.CACHED
+        if stage is Stage.TEST and ctx.failed:
+            status = Status.FAILED
     except (KeyboardInterrupt, Interrupted):
-        status, detail = "interrupted", ""
+        status = Status.INTERRUPTED
         raise
     except BaseException as exc:
-        status = "failed"
+        status = Status.FAILED
         detail = exc.message.splitlines()[0] if isinstance(exc, TiersError) else repr(exc)
         raise
     finally:
         seconds = time.monotonic() - start
-        ctx.stages.append(StageResult(name, status, seconds, detail))
-        ctx.console.stage(name, status, seconds, detail)
+        ctx.stages.append(StageResult(stage, status, seconds, detail))
+        ctx.console.stage(stage.value, status.value, seconds, detail)
+
+
+def outcome(exc: BaseException, ctx: RunContext) -> tuple[int, str]:
+    """The exit code and one-line error for a run that ended with ``exc``."""
+    if isinstance(exc, (KeyboardInterrupt, Interrupted)):
+        return ExitCode.INTERRUPTED, f"interrupted ({exc or 'SIGINT'})"
+    if isinstance(exc, ConfigError) and ctx.started_backends:
+        # Exit 2 promises nothing was started; found later, it is what happened.
+        return ExitCode.INFRA, exc.message
+    if isinstance(exc, TiersError):
+        return exc.code, exc.message
+    return ExitCode.INFRA, f"unexpected error in the framework: {exc!r}"
 
 
 def sweep(ctx: RunContext) -> None:
@@ -59,77 +78,84 @@ def sweep(ctx: RunContext) -> None:
             ctx.console.info(f"  removed {line}")
 
 
-def run(ctx: RunContext, stages: Collection[str] = tuple(STAGES)) -> int:
+def run(ctx: RunContext, stages: Collection[Stage] = tuple(Stage),
+        functions: Mapping[Stage, StageFn] = FUNCTIONS) -> int:
     code: int = ExitCode.OK
     with sigterm_unwinds():
         try:
-            if "up" in stages:
+            if Stage.UP in stages:
                 sweep(ctx)
-            for name in SETUP_AND_TEST:
-                if name in stages:
-                    run_stage(ctx, name)
+            for stage in SETUP:
+                if stage in stages:
+                    run_stage(ctx, stage, functions)
             if ctx.test_exit is not None:
                 code = PYTEST_EXIT.get(ctx.test_exit, ExitCode.TESTS_FAILED)
-        except TiersError as exc:
+        except BaseException as exc:  # every ending is classified, none escapes teardown
             ctx.failed = True
-            code, ctx.error = exc.code, exc.message
-            ctx.console.error(exc.render())
-        except (KeyboardInterrupt, Interrupted) as exc:
-            ctx.failed = True
-            code, ctx.error = ExitCode.INTERRUPTED, f"interrupted ({exc or 'SIGINT'})"
-            ctx.console.error(f"{ctx.error}: tearing down")
-        except Exception as exc:
-            ctx.failed = True
-            code, ctx.error = ExitCode.INFRA, f"unexpected error: {exc!r}"
-            ctx.console.error(redact(traceback.format_exc()))
+            code, ctx.error = outcome(exc, ctx)
+            if isinstance(exc, TiersError):
+                ctx.console.error(exc.render())
+            elif code == ExitCode.INTERRUPTED:
+                ctx.console.error(f"{ctx.error}: tearing down")
+            else:
+                ctx.console.error(redact(traceback.format_exc()))
         finally:
-            with shielded(f"[{ctx.console.prefix}] signal noted: finishing teardown first"):
-                code = _finish(ctx, stages, code)
+            with shielded(f"[{ctx.console.prefix}] signal noted: finishing teardown first") as got:
+                code = _finish(ctx, stages, functions, code)
+            if got and code != ExitCode.INTERRUPTED:
+                ctx.console.error("interrupted during teardown (teardown was completed)")
+                code = ExitCode.INTERRUPTED
+                ctx.error = ctx.error or "interrupted during teardown"
+                _write(ctx, code)
     return code
 
 
-def _finish(ctx: RunContext, stages: Collection[str], code: int) -> int:
-    for name in ("collect", "down"):
-        if name not in stages:
+def _finish(ctx: RunContext, stages: Collection[Stage], functions: Mapping[Stage, StageFn],
+            code: int) -> int:
+    for stage in TEARDOWN:
+        if stage not in stages:
             continue
-        if name == "down" and ctx.keep:
+        if stage is Stage.DOWN and ctx.keep:
             _keep(ctx)
             continue
+        if stage is Stage.DOWN:
+            # The verdict is on disk before teardown: a run killed now still says what it found.
+            _write(ctx, code)
         try:
-            run_stage(ctx, name)
+            run_stage(ctx, stage, functions)
         except Exception as exc:  # teardown trouble must not hide the first error
-            ctx.console.error(f"{name} failed: {exc}")
+            ctx.console.error(f"{stage} failed: {redact(str(exc))}")
             if code == ExitCode.OK:
                 code = ExitCode.INFRA
-    write_run_json(ctx, code)
-    _report_to_github(ctx)
+                ctx.error = f"{stage} failed: {exc}"
+    code = _write(ctx, code)
     verdict = "passed" if code == 0 else f"exit {code}"
     tests = f" ({ctx.tests.summary()})" if ctx.tests else ""
     ctx.console.info(f"{ctx.service.name}: {verdict}{tests}; artifacts: {ctx.artifacts}")
     return code
 
 
+def _write(ctx: RunContext, code: int) -> int:
+    """Mask every artifact and write run.json; a failure to do so is an infra error."""
+    try:
+        redact_tree(ctx.artifacts)
+        write_run_json(ctx, code)
+    except OSError as exc:
+        ctx.console.error(f"could not write the run's artifacts in {ctx.artifacts}: {exc}")
+        return code if code != ExitCode.OK else ExitCode.INFRA
+    return code
+
+
 def _keep(ctx: RunContext) -> None:
     teardown = ctx.backend.keep()
-    ctx.stages.append(StageResult("down", "skipped", 0.0, "--keep"))
+    ctx.stages.append(StageResult(Stage.DOWN, Status.SKIPPED, 0.0, "--keep"))
     ctx.console.info("backends kept running (--keep). Reach them at:")
     for name, ep in ctx.endpoints.items():
         ctx.console.info(f"  {name:<12} {ep.public_url()}")
-    ctx.console.info(f"rerun stages against them: {_runner(ctx)} --attach {ctx.run.id} "
+    ctx.console.info(f"rerun stages against them: {runner_command(ctx)} --attach {ctx.run.id} "
                      "--only migrate,test")
     ctx.console.info(f"tear them down: {teardown}")
 
 
-def _runner(ctx: RunContext) -> str:
-    return f"python services/{ctx.service.name}/ci/tier3.py"
-
-
-def _report_to_github(ctx: RunContext) -> None:
-    if os.environ.get("GITHUB_ACTIONS") != "true":
-        return
-    try:
-        from ci.tier1.github import report_to_github
-    except ImportError:
-        return
-    junit = ctx.artifacts / "junit.xml"
-    report_to_github(ctx.artifacts / "run.json", junit if junit.exists() else None)
+def runner_command(ctx: RunContext) -> str:
+    return f"python {relative(ctx.service.directory / 'ci' / 'tier3.py', Path.cwd())}"

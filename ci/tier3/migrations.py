@@ -10,6 +10,7 @@ instead of being silently ignored (dbmate's blind spot).
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,33 @@ def discover(folder: Path) -> list[Migration]:
                           hint="create it, or set migrations=None in tier3.py")
     files = sorted(folder.glob("*.sql"))
     return [Migration(f.name, f, hashlib.sha256(f.read_bytes()).hexdigest()) for f in files]
+
+
+_QUOTED = re.compile(
+    r"\$(?P<tag>[A-Za-z_]*)\$.*?\$(?P=tag)\$"  # dollar-quoted bodies (plpgsql BEGIN ... END)
+    r"|'(?:[^']|'')*'"                        # string literals
+    r"|--[^\n]*"                              # line comments
+    r"|/\*.*?\*/",                            # block comments
+    re.DOTALL,
+)
+_TRANSACTION = re.compile(
+    r"(?:^|;)\s*(BEGIN|COMMIT|ROLLBACK|END|START\s+TRANSACTION|SAVEPOINT|"
+    r"RELEASE|PREPARE\s+TRANSACTION)\b[^;]*(?:;|$)",
+    re.IGNORECASE,
+)
+
+
+def transaction_control(sql: str) -> str | None:
+    """The first transaction-control statement of ``sql`` outside bodies, or None.
+
+    Each file runs inside one transaction with its tracking row; its own
+    ``COMMIT`` would end that transaction early and leave the file half
+    applied and unrecorded, so such files are refused before anything starts.
+    """
+    match = _TRANSACTION.search(_QUOTED.sub(" ", sql))
+    if match is None:
+        return None
+    return " ".join(match.group(1).upper().split())
 
 
 def digest(folder: Path) -> str:

@@ -2,25 +2,26 @@
 
 Like nox's workflow: each stage does one thing, reads what earlier stages left
 in the context, and returns a short detail for its report line. Raising ends
-the run (the engine still collects and tears down).
+the run (the engine still collects and tears down). The order and the names
+come from :mod:`ci.stages`; this module only says what each one does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from ci.endpoints import suite_env
-from ci.errors import ConfigError
 from ci.probes.wait import wait_all
+from ci.stages import Stage
 from ci.tier3 import migrations
 from ci.tier3.context import RunContext
-from ci.tier3.junit import read_junit
-from ci.tier3.suite import PYTEST_EXIT, pytest_argv, run_pytest, suite_environ
+from ci.tier3.suite import run_suite
 
-Stage = Callable[[RunContext], str]
+StageFn = Callable[[RunContext], str]
 
 
 def up(ctx: RunContext) -> str:
+    ctx.started_backends = True
     ctx.backend.up()
     return ", ".join(b.name for b in ctx.service.backends)
 
@@ -44,7 +45,11 @@ def migrate(ctx: RunContext) -> str:
     if target is None or folder is None:
         return "nothing to migrate"
     resolve_endpoints(ctx)
-    outcome = migrations.apply(ctx.endpoints[target.name], folder)
+    digest = migrations.digest(folder)
+    if ctx.use_cache and ctx.backend.cached_migrations(target) == digest:
+        return f"cached (hash {digest[:12]}): started from an already migrated {target.name}"
+    outcome = target.kind.migrate(ctx.endpoints[target.name], folder)
+    ctx.backend.migrated(target, digest)
     text = f"{len(outcome.applied)} applied"
     if outcome.skipped:
         text += f", {len(outcome.skipped)} already applied"
@@ -53,23 +58,7 @@ def migrate(ctx: RunContext) -> str:
 
 def test(ctx: RunContext) -> str:
     resolve_endpoints(ctx)
-    argv = pytest_argv(ctx.service, ctx.artifacts, ctx.pytest_args)
-    env = suite_environ(ctx.env, ctx.artifacts)
-    code = run_pytest(argv, env, ctx.service.directory, ctx.artifacts / "logs" / "pytest.log")
-    ctx.test_exit = code
-    ctx.tests = read_junit(ctx.artifacts / "junit.xml")
-    if code == 5:
-        raise ConfigError(
-            f"pytest collected no tests from {ctx.service.suite.path_list} "
-            f"(in {ctx.service.directory})",
-            hint="check Suite(paths=...) in tier3.py and any -k/-m arguments",
-        )
-    if code == 4:
-        raise ConfigError("pytest rejected its arguments (see its message above)",
-                          hint="check Suite(args=...) and the arguments after --")
-    if PYTEST_EXIT.get(code, 1) != 0:
-        ctx.failed = True
-    return ctx.tests.summary() if ctx.tests else f"pytest exit code {code}"
+    return run_suite(ctx)
 
 
 def collect(ctx: RunContext) -> str:
@@ -82,6 +71,7 @@ def down(ctx: RunContext) -> str:
     return "everything stopped and removed"
 
 
-STAGES: dict[str, Stage] = {
-    "up": up, "wait": wait, "migrate": migrate, "test": test, "collect": collect, "down": down,
+FUNCTIONS: Mapping[Stage, StageFn] = {
+    Stage.UP: up, Stage.WAIT: wait, Stage.MIGRATE: migrate, Stage.TEST: test,
+    Stage.COLLECT: collect, Stage.DOWN: down,
 }

@@ -21,13 +21,13 @@ from typing import Any
 
 import pytest
 
+from ci import Backing, Service, nats, postgres, redis, tcp
 from ci.backends.compose.backend import ComposeBackend
 from ci.backends.compose.images import ensure_images
 from ci.console import Console
 from ci.errors import BackendDied, ConfigError, InfraError
 from ci.probes.wait import wait_all, wait_for
 from ci.runinfo import RunInfo, owner_token
-from ci.service import Backing, Service, nats, postgres, redis, tcp
 from tests.prereqs import need_docker
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]

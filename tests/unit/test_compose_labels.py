@@ -110,7 +110,7 @@ def test_sweep_removes_only_dead_unkept_runs_of_this_checkout(tmp_path: Path) ->
     kept_run = Thing("kept_pg_1", labels("kept0001", "1:1", here))
     net = Thing("dead_default", labels("dead0001", "1:1", here))
     vol = Thing("dead_pgdata", labels("dead0001", "1:1", here))
-    keep.save(here, "kept0001", {"run_id": "kept0001"})
+    keep.save(here, keep.KeptRun("kept0001", "svc", "compose", {}, "down"))
     cli = FakeDocker(Collection([dead, live, other, kept_run]), Collection([net]),
                      Collection([vol]))
     removed = sweep.sweep(cli, here, alive=lambda owner: owner == "2:2")
@@ -126,7 +126,7 @@ def test_sweep_removes_only_dead_unkept_runs_of_this_checkout(tmp_path: Path) ->
 def test_teardown_mode_removes_one_run_even_if_kept(tmp_path: Path) -> None:
     a = Thing("a", labels("run0000a", "1:1", tmp_path))
     b = Thing("b", labels("run0000b", "1:1", tmp_path))
-    keep.save(tmp_path, "run0000a", {})
+    keep.save(tmp_path, keep.KeptRun("run0000a", "svc", "compose", {}, "down"))
     cli = FakeDocker(Collection([a, b]), Collection(), Collection())
     sweep.sweep(cli, tmp_path, alive=lambda _o: False, only_runs=["run0000a"],
                 include_kept=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from ci import Service, Suite, postgres, redis, secret, tcp
 from ci.backends.base import Backend
 from ci.backends.local.binaries import parse_version
 from ci.endpoints import Endpoint, suite_env
@@ -16,7 +17,6 @@ from ci.errors import BackendDied, ConfigError, InfraError
 from ci.masking import Masker
 from ci.probes import wait as waiting
 from ci.runinfo import RunInfo, owner_alive, owner_token
-from ci.service import Service, Suite, postgres, redis, secret, tcp
 from ci.tier3 import select
 from ci.tier3.cli import _stages
 from ci.tier3.junit import read_junit
@@ -65,14 +65,16 @@ def test_service_name_and_root_come_from_the_declaring_file(tmp_path: Path) -> N
 
 
 def test_duplicate_backend_names_rejected(tmp_path: Path) -> None:
+    svc = make_service(tmp_path, backends=[redis("a"), redis("a")])  # import time: no raise
     with pytest.raises(ConfigError, match="repeat"):
-        make_service(tmp_path, backends=[redis("a"), redis("a")])
+        svc.validate()
 
 
 def test_hook_for_unknown_stage_rejected(tmp_path: Path) -> None:
     svc = make_service(tmp_path)
-    with pytest.raises(ConfigError, match="no stage"):
-        svc.after("deploy")
+    svc.after("deploy")(lambda ctx: None)
+    with pytest.raises(ConfigError, match="no stage 'deploy'"):
+        svc.validate()
 
 
 def test_validation_reports_every_problem_at_once(tmp_path: Path) -> None:
@@ -269,7 +271,7 @@ def test_run_info_labels_and_env_carry_the_run_id(tmp_path: Path) -> None:
 def test_suite_defaults() -> None:
     s = Suite("tests/it", cov=["a", "b"])
     assert s.path_list == ["tests/it"] and s.cov_list == ["a", "b"]
-    assert postgres().user == "test"
+    assert postgres().endpoint("h", 1).user == "test"
 
 
 def test_add_mask_escapes_percent_and_announces_lines_only(

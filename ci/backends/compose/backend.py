@@ -160,9 +160,7 @@ class ComposeBackend(Backend):
                 f"backend {backing.name!r} pins port {backing.port} but the compose file "
                 f"publishes it on {port}",
                 hint="pin the same port in the compose file, or drop port= from the backend")
-        endpoint = Endpoint(backing.name, backing.kind, host, port, user=backing.user,
-                            password=backing.password, database=backing.database,
-                            path=backing.path)
+        endpoint = backing.endpoint(host, port)
         self._endpoints[backing.name] = endpoint
         return endpoint
 
@@ -241,18 +239,18 @@ class ComposeBackend(Backend):
         for backing in self.service.backends:
             with contextlib.suppress(TiersError):
                 endpoints[backing.name] = self.endpoint(backing)
-        kept.save(self.service.repo_root, self.run.id, {
-            "run_id": self.run.id, "service": self.service.name, "backend": self.name,
-            "project": self.project, "compose_file": str(self.compose_file),
-            "endpoints": kept.endpoints_to_json(endpoints), "down": command,
-        })
+        kept.save(self.service.repo_root, kept.KeptRun(
+            run_id=self.run.id, service=self.service.name, backend=self.name,
+            endpoints=endpoints, down=command,
+            details={"project": self.project, "compose_file": str(self.compose_file)}))
         self._started = False  # down() must now leave the project running
         return command
 
     def release(self, run_id: str) -> list[str]:
         """Tear down a kept run of this checkout (``tier3.py --down RUN_ID``)."""
-        state = kept.load(self.service.repo_root, run_id) or {}
-        project = str(state.get("project") or sweep.project_name(self.service.name, run_id))
-        compose_file = Path(str(state.get("compose_file") or self.compose_file))
+        state = kept.load(self.service.repo_root, run_id)
+        details = state.details if state else {}
+        project = details.get("project") or sweep.project_name(self.service.name, run_id)
+        compose_file = Path(details.get("compose_file") or self.compose_file)
         removed = self._remove_project(project, [compose_file], run_id)
         return [f"compose project {project}", *removed]

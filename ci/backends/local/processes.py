@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ci.runinfo import ENV_CHECKOUT, ENV_OWNER, ENV_RUN_ID
+from ci.runinfo import ENV_CHECKOUT, ENV_OWNER, ENV_RUN_ID, process_start_ticks
 
 
 @dataclass
@@ -128,6 +128,21 @@ def kill_all(pids: Sequence[int], grace: float = 3.0) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
+
+
+def kill_tracked(pid: int, start: str) -> bool:
+    """SIGKILL ``pid``'s process group if ``pid`` is still the process started then.
+
+    The start time (clock ticks since boot) tells a reused pid from ours.
+    Returns whether something was killed.
+    """
+    if not start or process_start_ticks(pid) != start:
+        return False
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGKILL)
+    return True
 
 
 def _alive(pid: int) -> bool:

@@ -3,11 +3,6 @@
 Run it:  python services/agent_executor/ci/tier3.py --help
 """
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the checkout, for `ci`
-
 from ci import Service, Suite, nats, postgres, redis, secret
 
 service = Service(
