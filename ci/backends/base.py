@@ -82,6 +82,14 @@ class Backend(abc.ABC):
         raise ConfigError(f"the {self.name} backend cannot tear down kept runs by itself",
                           hint="use the command printed when the run was kept")
 
+    def preflight(self) -> None:
+        """Check what can be checked before anything starts (binaries, files, pinned ports).
+
+        Called before the sweep and ``up``; a ConfigError here means exit 2,
+        "nothing was started". ``up`` must still work if this was not called.
+        """
+        return None
+
     def configure(self, options: Any) -> None:
         """Take this backend's own command-line options (an ``argparse.Namespace``)."""
         return None

@@ -84,6 +84,7 @@ def run(ctx: RunContext, stages: Collection[Stage] = tuple(Stage),
     with sigterm_unwinds():
         try:
             if Stage.UP in stages:
+                ctx.backend.preflight()
                 sweep(ctx)
             for stage in SETUP:
                 if stage in stages:

@@ -66,11 +66,12 @@ class Demo:
         env["PYTHONPATH"] = str(ROOT)
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         env.pop("GITHUB_ACTIONS", None)
+        env["TIERS_BACKEND"] = "local"
         env.update(extra)
         return env
 
     def argv(self, *args: str) -> list[str]:
-        return [sys.executable, str(self.runner), "--backend", "local", *args]
+        return [sys.executable, str(self.runner), *args]
 
     def run(self, *args: str, timeout: float = 180, **env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(self.argv(*args), cwd=self.checkout, env=self.env(**env),

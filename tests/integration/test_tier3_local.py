@@ -15,6 +15,7 @@ import pytest
 
 from ci.backends.local import binaries
 from ci.errors import ConfigError
+from ci.kinds import kind_class
 from tests.integration.demo_service import Demo, make_demo, run_processes, temp_dirs
 from tests.prereqs import need
 
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.integration
 def _servers() -> None:
     for kind in ("postgres", "redis"):
         try:
-            binaries.find(kind)
+            binaries.find(kind_class(kind).binaries, kind)  # type: ignore[arg-type]
         except ConfigError as exc:
             need(False, f"a local {kind} server binary", exc.hint)
 

@@ -36,6 +36,7 @@ class LocalBackend(Backend):
         self._children: dict[str, Child] = {}
         self._workdirs: dict[str, Path] = {}
         self._ports: dict[str, int] = {}
+        self._binaries: dict[str, Binary] | None = None
 
     # -- sweep ---------------------------------------------------------------
     def _orphaned(self, run_id: str, owner: str, checkout: str) -> bool:
@@ -100,15 +101,22 @@ class LocalBackend(Backend):
             )
         return backing.port
 
-    def up(self) -> None:
-        # Resolve every binary first: a missing one is a configuration error and
-        # should be reported before anything has been started.
-        found: dict[str, Binary] = {}
+    def preflight(self) -> None:
+        """Find every binary and check pinned ports before anything starts."""
+        self._binaries = {}
         for b in self.service.backends:
             spec = b.kind.binaries
             if spec is not None and not b.kind.command:
-                found[b.name] = binaries.find(spec, b.kind_name, b.min_version,
-                                              backend_name=b.name)
+                self._binaries[b.name] = binaries.find(spec, b.kind_name, b.min_version,
+                                                       backend_name=b.name)
+        for b in self.service.backends:
+            if b.port is not None:
+                self._port_for(b)
+
+    def up(self) -> None:
+        if self._binaries is None:
+            self.preflight()
+        found = self._binaries or {}
         ports = {b.name: self._port_for(b) for b in self.service.backends}
         env = server_env(os.environ, self.run.process_env())
         for backing in self.service.backends:
