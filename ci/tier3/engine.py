@@ -152,7 +152,9 @@ def _keep(ctx: RunContext) -> None:
     ctx.stages.append(StageResult(Stage.DOWN, Status.SKIPPED, 0.0, "--keep"))
     ctx.console.info("backends kept running (--keep). Reach them at:")
     for name, ep in ctx.endpoints.items():
-        ctx.console.info(f"  {name:<12} {ep.public_url()}")
+        # The whole URL, so `psql URL` works: a declared test password is not a
+        # secret; one that is registered as a secret is masked by the console.
+        ctx.console.info(f"  {name:<12} {ep.url}")
     ctx.console.info(f"rerun stages against them: {runner_command(ctx)} --attach {ctx.run.id} "
                      "--only migrate,test")
     ctx.console.info(f"tear them down: {teardown}")

@@ -45,7 +45,13 @@ def _modules(service: Service, session_hint: str) -> list[str]:
                       if importlib.util.find_spec(m) is None})
     if not missing:
         return []
-    how = session_hint or f"run through `nox -s integration-{service.name}`, or activate its venv"
+    venv = service.repo_root / ".nox" / f"integration-{service.name.replace('_', '-')}"
+    for candidate in (venv, service.repo_root / ".nox" / f"integration-{service.name}"):
+        if (candidate / "bin" / "activate").exists():
+            venv = candidate
+            break
+    how = session_hint or (f"activate the session's venv (`source {relative(venv, Path.cwd())}"
+                           f"/bin/activate`) or run `nox -s integration-{service.name}`")
     return [f"the probes need Python modules this interpreter lacks: {', '.join(missing)}; "
             f"{how}"]
 

@@ -127,7 +127,10 @@ class LocalBackend(Backend):
             self._write_state(backing.name, workdir, [])
             self._ports[backing.name] = port
             binary = found.get(backing.name)
-            start = LocalStart(binary=binary, workdir=workdir, port=port, env=env,
+            # A command the service declares is part of the system under test: it
+            # also gets the service's fixed env (never the runner's secrets).
+            own_env = {**env, **self.service.env} if backing.kind.command else env
+            start = LocalStart(binary=binary, workdir=workdir, port=port, env=own_env,
                                cwd=self.service.directory, host=HOST)
             child = backing.kind.start_local(backing, start)
             self._children[backing.name] = child
