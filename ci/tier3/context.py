@@ -15,6 +15,7 @@ from ci.stages import Stage, Status
 if TYPE_CHECKING:
     from ci.backends.base import Backend
     from ci.tier3.junit import TestCounts
+    from ci.tier3.suite import PytestProcess
 
 
 @dataclass
@@ -58,6 +59,8 @@ class RunContext:
     env_name: str = ""
     selected: list[Stage] = field(default_factory=list)
     use_cache: bool = True
+    prestarted: PytestProcess | None = None
+    """pytest, started during ``up`` and held until the test stage releases it."""
 
     def result(self, stage: Stage) -> StageResult | None:
         for r in self.stages:

@@ -102,6 +102,9 @@ def run(ctx: RunContext, stages: Collection[Stage] = tuple(Stage),
                 ctx.console.error(redact(traceback.format_exc()))
         finally:
             with shielded(f"[{ctx.console.prefix}] signal noted: finishing teardown first") as got:
+                if ctx.prestarted is not None:  # set-up failed before the test stage
+                    ctx.prestarted.abandon()
+                    ctx.prestarted = None
                 code = _finish(ctx, stages, functions, code)
             if got and code != ExitCode.INTERRUPTED:
                 ctx.console.error("interrupted during teardown (teardown was completed)")

@@ -15,13 +15,15 @@ from ci.probes.wait import wait_all
 from ci.stages import Stage
 from ci.tier3 import migrations
 from ci.tier3.context import RunContext
-from ci.tier3.suite import run_suite
+from ci.tier3.suite import prestart, run_suite
 
 StageFn = Callable[[RunContext], str]
 
 
 def up(ctx: RunContext) -> str:
     ctx.started_backends = True
+    if Stage.TEST in ctx.selected:
+        ctx.prestarted = prestart(ctx)  # pytest loads while the backends start
     ctx.backend.up()
     return ", ".join(b.name for b in ctx.service.backends)
 

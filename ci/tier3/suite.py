@@ -16,6 +16,7 @@ output pipe to close, which a leftover child could hold open for ever.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -142,6 +143,13 @@ def suite_environ(base: dict[str, str], artifacts: Path, run_id: str) -> dict[st
 
 
 # -- running it --------------------------------------------------------------------
+PLUGINS_DIR = Path(__file__).resolve().parent / "pytest_plugins"
+"""Our pytest plugins, in a folder of their own put on pytest's PYTHONPATH."""
+ENV_GATE = "TIERS_GATE_FD"
+_STARTUP_ENV = re.compile(r"PATH|PYTHON.*|VIRTUAL_ENV|COV.*|COVERAGE.*|LD_.*|LANG|LC_.*")
+"""Variables that shape interpreter start-up: a prestarted pytest must have seen the same."""
+
+
 @dataclass
 class PytestRun:
     code: int
@@ -166,31 +174,90 @@ class _Output(threading.Thread):
                 out.flush()
 
 
+class PytestProcess:
+    """One pytest subprocess in its own process group, optionally held at a gate.
+
+    Gated, it is started while the backends come up (interpreter, pytest and
+    plugins load meanwhile) and released with the suite's final environment
+    once they are ready, taking pytest's start-up off the critical path.
+    """
+
+    def __init__(self, argv: list[str], env: dict[str, str], cwd: Path, log: Path, *,
+                 gated: bool) -> None:
+        self.argv = argv
+        self.env = _with_plugins(env)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        read_end: int | None = None
+        self._gate: int | None = None
+        if gated:
+            read_end, self._gate = os.pipe()
+            self.env[ENV_GATE] = str(read_end)
+        self.proc = subprocess.Popen(
+            [*argv[:3], "-p", "tiers_gate", *argv[3:]], cwd=cwd, env=self.env,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, pass_fds=(read_end,) if read_end is not None else ())
+        if read_end is not None:
+            os.close(read_end)
+        self.output = _Output(self.proc.stdout, log)
+        self.output.start()
+
+    def fits(self, argv: list[str], env: dict[str, str]) -> bool:
+        """Whether this prestarted pytest can run ``argv`` under ``env``."""
+        final = _with_plugins(env)
+        startup = [k for k in {*final, *self.env} if _STARTUP_ENV.fullmatch(k)]
+        return (self.proc.poll() is None and argv == self.argv
+                and all(final.get(k) == self.env.get(k) for k in startup))
+
+    def release(self, env: dict[str, str]) -> None:
+        if self._gate is None:
+            return
+        final = _with_plugins(env)
+        final.pop(ENV_GATE, None)
+        with os.fdopen(self._gate, "w", encoding="utf-8") as gate:
+            gate.write(json.dumps(final) + "\n")
+        self._gate = None
+
+    def abandon(self) -> None:
+        """Not needed after all (set-up failed, or the environment changed): stop it."""
+        if self._gate is not None:
+            os.close(self._gate)  # the gate reads end-of-file and exits
+            self._gate = None
+        _stop(self.proc)
+        stop_leftovers(self.proc.pid, "", keep=my_children() - {self.proc.pid})
+        self.output.join(timeout=1.0)
+
+    def wait(self, run_id: str, watch: Callable[[], None] | None) -> PytestRun:
+        """Wait for pytest's exit; stop it if ``watch`` raises or the run is interrupted."""
+        ours = my_children() - {self.proc.pid}
+        try:
+            while True:
+                try:
+                    code = self.proc.wait(timeout=WATCH_INTERVAL)
+                    break
+                except subprocess.TimeoutExpired:
+                    if watch is not None:
+                        watch()
+        except BaseException:
+            _stop(self.proc)
+            raise
+        finally:
+            leftovers = stop_leftovers(self.proc.pid, run_id, keep=ours)
+            self.output.join(timeout=2.0)
+        return PytestRun(code, [f"pid {x.pid} ({x.command})" for x in leftovers])
+
+
+def _with_plugins(env: dict[str, str]) -> dict[str, str]:
+    out = dict(env)
+    path = out.get("PYTHONPATH", "")
+    if str(PLUGINS_DIR) not in path.split(os.pathsep):
+        out["PYTHONPATH"] = os.pathsep.join(p for p in (str(PLUGINS_DIR), path) if p)
+    return out
+
+
 def run_pytest(argv: list[str], env: dict[str, str], cwd: Path, log: Path, *,
                run_id: str, watch: Callable[[], None] | None = None) -> PytestRun:
-    """Run pytest to its exit; stop it if ``watch`` raises or the run is interrupted."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    ours = my_children()
-    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True)
-    output = _Output(proc.stdout, log)
-    output.start()
-    try:
-        while True:
-            try:
-                code = proc.wait(timeout=WATCH_INTERVAL)
-                break
-            except subprocess.TimeoutExpired:
-                if watch is not None:
-                    watch()
-    except BaseException:
-        _stop(proc)
-        raise
-    finally:
-        leftovers = stop_leftovers(proc.pid, run_id, keep=ours)
-        output.join(timeout=2.0)
-    return PytestRun(code, [f"pid {x.pid} ({x.command})" for x in leftovers])
+    """Run pytest to its exit (no gate); see :class:`PytestProcess`."""
+    return PytestProcess(argv, env, cwd, log, gated=False).wait(run_id, watch)
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -225,16 +292,36 @@ def _watchdog(ctx: RunContext) -> Callable[[], None]:
     return watch
 
 
-def run_suite(ctx: RunContext) -> str:
-    """The test stage: run pytest, record what it counted, turn its exit into ours."""
+def _command(ctx: RunContext) -> tuple[list[str], dict[str, str], ProjectConfig, list[str]]:
     config = project_config(ctx.service)
     argv, notes = pytest_argv(ctx.service, ctx.artifacts, ctx.pytest_args, config)
+    return argv, suite_environ(ctx.env, ctx.artifacts, ctx.run.id), config, notes
+
+
+def prestart(ctx: RunContext) -> PytestProcess | None:
+    """Start pytest now, held at its gate until the test stage releases it."""
+    if os.environ.get("TIERS_NO_PRESTART"):
+        return None
+    argv, env, config, _notes = _command(ctx)
+    return PytestProcess(argv, env, config.rootdir, ctx.artifacts / "logs" / "pytest.log",
+                         gated=True)
+
+
+def run_suite(ctx: RunContext) -> str:
+    """The test stage: run pytest, record what it counted, turn its exit into ours."""
+    argv, env, config, notes = _command(ctx)
     for note in notes:
         ctx.console.info(note)
-    env = suite_environ(ctx.env, ctx.artifacts, ctx.run.id)
+    log = ctx.artifacts / "logs" / "pytest.log"
+    proc, ctx.prestarted = ctx.prestarted, None
+    if proc is not None and proc.fits(argv, env):
+        proc.release(env)
+    else:
+        if proc is not None:
+            proc.abandon()
+        proc = PytestProcess(argv, env, config.rootdir, log, gated=False)
     try:
-        result = run_pytest(argv, env, config.rootdir, ctx.artifacts / "logs" / "pytest.log",
-                            run_id=ctx.run.id, watch=_watchdog(ctx))
+        result = proc.wait(ctx.run.id, _watchdog(ctx))
     except (KeyboardInterrupt, Interrupted, BackendDied):
         ctx.failed = True
         ctx.tests = read_junit(ctx.artifacts / "junit.xml")
