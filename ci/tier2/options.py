@@ -38,6 +38,11 @@ OPTIONS: tuple[Option, ...] = (
            "Base folder for run artifacts (`--artifacts` wins over it)."),
     Option("TIERS_NO_CACHE", "Tier 3", "unset",
            "`1` ignores every cache (migrated databases, results) like `--no-cache`."),
+    Option("TIERS_NO_PRESTART", "Tier 3", "unset",
+           "Set to start pytest only when the backends are ready, instead of loading it "
+           "while they start (for a suite whose start-up must see the endpoints)."),
+    Option("TIERS_GATE_FD", "set by Tier 3 in pytest's env", "unset",
+           "The pipe a prestarted pytest waits on for the suite's final environment."),
     Option("TIERS_RESULT_FILE", "Tier 3 (set by Tier 2)", "unset",
            "File Tier 3 writes its run folder's path into, so Tier 2 can report the run."),
     # -- Parameter Store -----------------------------------------------------
