@@ -42,6 +42,8 @@ from ci.backends.compose.recipes import (
     Version,
     covered_tags,
     dotted,
+    normalise,
+    parse,
     recipe_for,
     version_tuple,
     why_not,
@@ -256,6 +258,8 @@ def check_version(cli: Any, image: str, recipe: Recipe) -> str:
             f"`{recipe.name}` recipe require; the image was removed",
             hint=f"the packages the recipe installs are older than it claims: load the real "
                  f"{image} with `docker load`, or use a tag at most {dotted(got)}")
+    if dotted(got) not in server:
+        server += f" (reports {parse(image).repository} {dotted(got)})"
     return server
 
 
@@ -320,7 +324,7 @@ def provide(cli: Any, need: Need, console: Console, minimum: Version = ()) -> st
         return "pulled"
     same = _built_by(cli, recipe)
     if same is not None:
-        repository, _, tag = need.image.rpartition(":")
+        repository, _, tag = normalise(need.image).rpartition(":")
         same.tag(repository, tag)
         try:
             server = check_version(cli, need.image, recipe)
@@ -342,6 +346,17 @@ def ensure(cli: Any, wanted: dict[str, list[str]], console: Console,
 
     ``wanted`` maps each image to where it is named (for the error).
     """
+    import docker.errors
+
+    try:
+        return _ensure(cli, wanted, console, report_present)
+    except docker.errors.DockerException as exc:
+        raise InfraError(f"Docker refused an image operation: {exc}",
+                         hint="check the daemon (`docker info`) and its log") from exc
+
+
+def _ensure(cli: Any, wanted: dict[str, list[str]], console: Console,
+            report_present: bool) -> dict[str, str]:
     needs = assess(cli, wanted)
     done: dict[str, str] = {}
     uncovered: dict[str, list[str]] = {}
