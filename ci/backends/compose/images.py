@@ -19,6 +19,7 @@ Run it by hand as ``nox -s images`` or ``python -m ci.backends.compose.images``.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import shutil
 import subprocess
@@ -448,19 +449,24 @@ def build_all(console: Console, files: Iterable[Path] | None = None) -> dict[str
         cli.close()
 
 
-def prune_cache(console: Console) -> list[str]:
-    """Remove the migrated-database cache images (``tiers-cache/*``); returns what went."""
+def prune_cache(console: Console, reference: str = CACHE_REFERENCE) -> list[str]:
+    """Remove the migrated-database cache images (``tiers-cache/*``); returns what went.
+
+    An image a container still uses is kept and named (Docker refuses to remove it).
+    """
     import docker.errors
 
     cli = docker_client()
     removed: list[str] = []
     try:
-        images = cli.images.list(filters={"reference": CACHE_REFERENCE})
+        images = cli.images.list(filters={"reference": reference})
         if not images:
-            console.info(f"no cache images ({CACHE_REFERENCE}) to remove")
+            console.info(f"no cache images ({reference}) to remove")
         for image in images:
             size = (image.attrs.get("Size") or 0) / 1e6
-            for tag in image.tags:
+            # Only the matching names: the same image may carry other tags.
+            for tag in (t for t in image.tags if fnmatch.fnmatchcase(t, reference)
+                        or fnmatch.fnmatchcase(t.rpartition(":")[0], reference)):
                 try:
                     cli.images.remove(tag)
                 except docker.errors.APIError as exc:
