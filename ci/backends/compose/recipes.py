@@ -109,6 +109,8 @@ class Recipe:
     """Tags real compose files use, for the docs and the error hint."""
     honours: str = ""
     """What behaviour of the official image it keeps, for the docs."""
+    product: str = ""
+    """What ``serves`` is a version of, when not the repository's name (docs)."""
 
     def wanted(self, ref: Ref) -> Version | None:
         """The version ``ref`` asks for, ``()`` for anything, ``None`` if not ours."""
@@ -183,7 +185,7 @@ RECIPES: tuple[Recipe, ...] = (
            honours="as above; `redis-server`/`redis-cli` are Valkey's, cluster mode included"),
     Recipe("dragonfly", "redis", "docker.dragonflydb.io/dragonflydb/dragonfly",
            ships="not Dragonfly: Valkey 8.0 (Redis 7.2-compatible), Redis protocol on 6379",
-           serves=(7, 2), latest=None, versioned=False,
+           serves=(7, 2), latest=None, versioned=False, product="Redis API",
            buildargs={"SERVER": "valkey"},
            tags=("docker.dragonflydb.io/dragonflydb/dragonfly:latest",),
            honours="`redis-cli` on PATH; Dragonfly's own flags (`--logtostderr`, "
@@ -234,3 +236,63 @@ def why_not(image: str) -> str:
 
 def covered_tags() -> list[str]:
     return [tag for recipe in RECIPES for tag in recipe.tags]
+
+
+# -- the supported images table in docs/images.md -------------------------------
+DOC = IMAGES_DIR.parent / "docs" / "images.md"
+NOT_COVERED_EXAMPLES = ("redis:7.4", "redis:latest", "redis:alpine", "redis:8", "redis:6.2",
+                        "postgres:16", "postgres:latest", "nats:2.16",
+                        "docker.dragonflydb.io/dragonflydb/dragonfly:v1.20.0")
+_BLOCK = re.compile(r"(<!-- BEGIN GENERATED: (\w+) -->\n)(.*?)(<!-- END GENERATED: \2 -->)",
+                    re.DOTALL)
+
+
+def covered_table() -> str:
+    rows = ["| Tags (examples) | Stand-in: what it really runs | Serves | Honours |",
+            "|---|---|---|---|"]
+    for r in RECIPES:
+        tags = ", ".join(f"`{t}`" for t in r.tags)
+        serves = f"{r.product or r.repository} {dotted(r.serves)}"
+        rows.append(f"| {tags} | {r.ships} | {serves} | {r.honours} |")
+    return "\n".join(rows)
+
+
+def uncovered_table() -> str:
+    rows = ["| Tag | Why there is no stand-in |", "|---|---|"]
+    rows += [f"| `{tag}` | {why_not(tag)} |" for tag in NOT_COVERED_EXAMPLES]
+    return "\n".join(rows)
+
+
+BLOCKS = {"images_covered": covered_table, "images_uncovered": uncovered_table}
+
+
+def render_doc(text: str) -> str:
+    """``text`` with its generated blocks rewritten from the recipes."""
+    def replace(m: re.Match[str]) -> str:
+        make = BLOCKS.get(m.group(2))
+        return m.group(0) if make is None else f"{m.group(1)}{make()}\n{m.group(4)}"
+
+    return _BLOCK.sub(replace, text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ci.backends.compose.recipes [--check]``: refresh docs/images.md."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    current = DOC.read_text(encoding="utf-8")
+    fresh = render_doc(current)
+    if "--check" in args:
+        if fresh != current:
+            print(f"{DOC.name} is out of date: run `python -m ci.backends.compose.recipes`",
+                  file=sys.stderr)
+            return 1
+        return 0
+    if fresh != current:
+        DOC.write_text(fresh, encoding="utf-8")
+        print(f"updated {DOC}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
