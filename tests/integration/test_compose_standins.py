@@ -3,6 +3,7 @@ take flags, and what `nox -s images` does with an image it cannot provide."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -140,7 +141,5 @@ def test_prune_cache_removes_only_cache_images(cli: Any, tmp_path: Path,
         assert cli.images.get(other).id == image.id
     finally:
         for name in (f"{repository}:x", other):
-            try:
+            with contextlib.suppress(Exception):
                 cli.images.remove(name)
-            except Exception:
-                pass

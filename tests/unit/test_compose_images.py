@@ -229,5 +229,5 @@ def test_a_declared_compose_file_that_is_missing_is_named(tmp_path: Path) -> Non
     runner.write_text("from ci.service import Service, redis\n"
                       "service = Service(backends=[redis('cache')], "
                       "compose_file='stacks/gone.yml')\n")
-    with pytest.raises(ConfigError, match="service svc: compose_file='stacks/gone.yml'"):
+    with pytest.raises(ConfigError, match=r"service svc: compose_file='stacks/gone\.yml'"):
         images.compose_files(tmp_path)

@@ -19,6 +19,7 @@ Run it by hand as ``nox -s images`` or ``python -m ci.backends.compose.images``.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import os
 import shutil
@@ -267,10 +268,8 @@ def check_version(cli: Any, image: str, recipe: Recipe) -> str:
 def _untag(cli: Any, image: str) -> None:
     import docker.errors
 
-    try:
+    with contextlib.suppress(docker.errors.DockerException):
         cli.images.remove(image)
-    except docker.errors.DockerException:
-        pass
 
 
 def build_standin(cli: Any, image: str, recipe: Recipe, console: Console,
