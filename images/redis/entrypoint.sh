@@ -61,6 +61,8 @@ fi
 case "$1" in
     -*) set -- redis-server "$@" ;;
     *.conf) set -- redis-server "$@" ;;
+    # Dragonfly's own command (`command: dragonfly --logtostderr`) means the server.
+    dragonfly) shift; set -- redis-server "$@" ;;
 esac
 
 if [ "$1" = redis-server ]; then

@@ -71,9 +71,11 @@ def test_redis_flags_are_kept_cluster_on_the_given_port(cli: Any) -> None:
         container.remove(force=True)
 
 
-def test_only_dragonflys_own_flags_are_dropped(cli: Any) -> None:
-    container = run(cli, DRAGONFLY, "--logtostderr", "--proactor_threads=2", "--cache_mode=true",
-                    "--maxmemory=100mb", "--port", "6380", "--requirepass", "s3cret")
+@pytest.mark.parametrize("command", [[], ["dragonfly"]])
+def test_only_dragonflys_own_flags_are_dropped(cli: Any, command: list[str]) -> None:
+    container = run(cli, DRAGONFLY, *command, "--logtostderr", "--proactor_threads=2",
+                    "--cache_mode=true", "--maxmemory=100mb", "--port", "6380",
+                    "--requirepass", "s3cret")
     try:
         auth = ("-p", "6380", "-a", "s3cret", "--no-auth-warning")
         wait_ping(container, *auth)

