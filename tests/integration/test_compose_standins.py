@@ -88,6 +88,20 @@ def test_only_dragonflys_own_flags_are_dropped(cli: Any, command: list[str]) -> 
         container.remove(force=True)
 
 
+@pytest.mark.parametrize("image", ["redis:7.0", "redis:7"])
+def test_sentinel_mode_knows_its_master(cli: Any, image: str) -> None:
+    script = ("redis-server --port 6379 --daemonize yes --save '' && "
+              "printf 'port 26379\\nsentinel monitor m 127.0.0.1 6379 1\\n' > /tmp/s.conf && "
+              "exec redis-sentinel /tmp/s.conf")
+    container = run(cli, image, "sh", "-c", script)
+    try:
+        wait_ping(container, "-p", "26379")
+        assert exec_out(container, "redis-cli", "-p", "26379", "sentinel",
+                        "get-master-addr-by-name", "m") == "0:127.0.0.1\n6379\n"
+    finally:
+        container.remove(force=True)
+
+
 def test_redis_7_is_a_redis_72_server(cli: Any) -> None:
     labels = cli.images.get("redis:7").labels
     assert "Valkey 8.0" in labels[images.LABEL_STANDIN]

@@ -174,7 +174,8 @@ RECIPES: tuple[Recipe, ...] = (
            buildargs={"SERVER": "redis"},
            tags=("redis:7.0", "redis:7.0-alpine"),
            honours="flags as the official image takes them (`redis:7.0 --port 7001 "
-                   "--cluster-enabled yes`), `redis-cli` on PATH, port 6379"),
+                   "--cluster-enabled yes`), `redis-cli` and `redis-sentinel` on PATH, "
+                   "port 6379"),
     Recipe("valkey", "redis", "redis",
            ships="Valkey 8.0 (`valkey-server` from Debian bookworm-backports), "
                  "Redis 7.2-compatible (INFO reports `redis_version:7.2.4`); "
@@ -182,7 +183,8 @@ RECIPES: tuple[Recipe, ...] = (
            serves=(7, 2), latest=(8,), variants=_REDIS_VARIANTS,
            buildargs={"SERVER": "valkey"},
            tags=("redis:7", "redis:7-alpine", "redis:7.2", "redis:7.2-alpine"),
-           honours="as above; `redis-server`/`redis-cli` are Valkey's, cluster mode included"),
+           honours="as above; `redis-server`, `redis-cli` and `redis-sentinel` are "
+                   "Valkey's (cluster and sentinel modes included)"),
     Recipe("dragonfly", "redis", "docker.dragonflydb.io/dragonflydb/dragonfly",
            ships="not Dragonfly: Valkey 8.0 (Redis 7.2-compatible), Redis protocol on 6379",
            serves=(7, 2), latest=None, versioned=False, product="Redis API",
