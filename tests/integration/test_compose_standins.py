@@ -159,3 +159,31 @@ def test_prune_cache_removes_only_cache_images(cli: Any, tmp_path: Path,
         for name in (f"{repository}:x", other):
             with contextlib.suppress(Exception):
                 cli.images.remove(name)
+
+
+def test_a_compose_run_with_an_uncovered_image_stops_before_starting_anything(
+        cli: Any, tmp_path: Path) -> None:
+    from ci.backends.compose.backend import ComposeBackend
+    from ci.errors import ConfigError
+    from ci.runinfo import RunInfo
+    from ci.service import Service, postgres, redis
+
+    checkout = tmp_path / "checkout"
+    (checkout / "compose").mkdir(parents=True)
+    (checkout / "compose" / "svc.yml").write_text(
+        "services:\n  postgres: {image: 'postgres:15', ports: ['127.0.0.1::5432']}\n"
+        "  cache: {image: 'redis:7.4-alpine', ports: ['127.0.0.1::6379']}\n")
+    service = Service(root=checkout / "services" / "svc", name="svc", migrations=None,
+                      backends=[postgres("postgres"), redis("cache")])
+    backend = ComposeBackend(service, RunInfo("svc", checkout), Console(prefix="test"))
+    try:
+        with pytest.raises(ConfigError) as caught:
+            backend.up()
+        assert caught.value.code == 2
+        assert "redis:7.4-alpine (" in caught.value.message
+        assert "needs redis 7.4" in caught.value.message
+        started = cli.containers.list(all=True, filters={
+            "label": [f"io.tiers.checkout={checkout}"]})
+        assert started == []
+    finally:
+        backend.down()
