@@ -215,7 +215,7 @@ def test_compose_files_include_a_services_own_compose_file(tmp_path: Path) -> No
     runner.parent.mkdir(parents=True)
     (tmp_path / "stacks").mkdir()
     (tmp_path / "stacks" / "own.yml").write_text("services: {}\n")
-    runner.write_text("from ci.service import Service, redis\n"
+    runner.write_text("from ci import Service, redis\n"
                       "service = Service(backends=[redis('cache')], "
                       "compose_file='stacks/own.yml')\n")
     found = images.compose_files(tmp_path)
@@ -226,7 +226,7 @@ def test_compose_files_include_a_services_own_compose_file(tmp_path: Path) -> No
 def test_a_declared_compose_file_that_is_missing_is_named(tmp_path: Path) -> None:
     runner = tmp_path / "services" / "svc" / "ci" / "tier3.py"
     runner.parent.mkdir(parents=True)
-    runner.write_text("from ci.service import Service, redis\n"
+    runner.write_text("from ci import Service, redis\n"
                       "service = Service(backends=[redis('cache')], "
                       "compose_file='stacks/gone.yml')\n")
     with pytest.raises(ConfigError, match=r"service svc: compose_file='stacks/gone\.yml'"):
