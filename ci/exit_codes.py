@@ -8,6 +8,7 @@ alone whether to look at the tests, the configuration or the infrastructure.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 
 
 class ExitCode(enum.IntEnum):
@@ -27,3 +28,19 @@ DESCRIPTIONS: dict[ExitCode, str] = {
     ExitCode.INFRA: "infrastructure error: a backend did not come up, a migration failed",
     ExitCode.INTERRUPTED: "interrupted (SIGINT/SIGTERM); everything started was torn down",
 }
+
+SEVERITY: tuple[int, ...] = (ExitCode.OK, ExitCode.TESTS_FAILED, ExitCode.CONFIG, ExitCode.INFRA,
+                             ExitCode.INTERRUPTED)
+"""Least to most severe: the order in which several runs' codes are reduced to one.
+
+An interrupted run says least about the code under test, then a broken
+infrastructure, then a broken configuration; a test failure is the one
+outcome that means everything else worked. A code outside the table (a crash)
+counts as infrastructure.
+"""
+
+
+def worst(codes: Iterable[int]) -> int:
+    """The most severe of ``codes`` (0 for none): how several results become one exit code."""
+    known = [code if code in SEVERITY else int(ExitCode.INFRA) for code in codes]
+    return max(known, key=SEVERITY.index, default=0)

@@ -24,11 +24,12 @@ import nox
 
 from ci.console import Console
 from ci.errors import ConfigError, InfraError, TiersError
-from ci.exit_codes import DESCRIPTIONS, ExitCode
+from ci.exit_codes import worst
 from ci.tier2.discovery import Found, discover, load_service
 from ci.tier2.envfiles import check_environment_name
 from ci.tier2.handoff import child_env, rerun_hint, run_child, tier3_command
 from ci.tier2.install import ensure_installed
+from ci.tier2.outcome import fail, install_exit_hook
 from ci.tier2.prepare import environment_name, prepare, report
 from ci.tier2.secrets import redact_logging
 from ci.tier2.ssm import quiet_sdk_logging
@@ -119,18 +120,6 @@ def _relative(path: str, root: Path) -> str:
         return path
 
 
-def finish(code: int, console: Console, what: str) -> None:
-    """End the session with ``code``: nox itself would turn every failure into 1."""
-    if code == 0:
-        return
-    try:
-        meaning = DESCRIPTIONS[ExitCode(code)]
-    except ValueError:
-        meaning = "unexpected exit code"
-    console.error(f"{what}: exit {code} ({meaning})")
-    raise SystemExit(code)
-
-
 def _integration_session(found: Found, repo_root: Path) -> Callable[[Any], None]:
     def body(session: Any) -> None:
         console = Console(prefix="tier2")
@@ -139,7 +128,7 @@ def _integration_session(found: Found, repo_root: Path) -> Callable[[Any], None]
         except TiersError as exc:
             console.error(exc.render())
             code = int(exc.code)
-        finish(code, console, f"integration-{found.name}")
+        fail(session, code, f"integration-{found.name}", console)
 
     body.__doc__ = (f"Integration suite of {found.name} through Tier 3 "
                     "(-- [--env NAME] [tier3 args]).")
@@ -157,7 +146,7 @@ def _all_session(names: list[str], noxfile: Path) -> Callable[[Any], None]:
             codes[name] = subprocess.run(cmd, check=False).returncode
         for name, code in codes.items():
             console.info(f"integration-{name}: exit {code}")
-        finish(max(codes.values(), default=0), console, "integration")
+        fail(session, worst(codes.values()), "integration", console)
 
     body.__doc__ = "Every service's integration suite, one nox run each; exits with the worst code."
     return body
@@ -182,21 +171,32 @@ def _lint(repo_root: Path) -> Callable[[Any], None]:
     return body
 
 
-def _delegate(target: str, doc: str) -> Callable[[Any], None]:
+def _delegate(name: str, target: str, doc: str) -> Callable[[Any], None]:
     def body(session: Any) -> None:
         module_name, func_name = target.split(":")
         try:
             func = getattr(importlib.import_module(module_name), func_name)
         except (ImportError, AttributeError) as exc:
             session.error(f"{target} is not available: {exc}")
-        func(session)
+        try:
+            func(session)
+        except TiersError as exc:
+            console = Console(prefix="tier2")
+            console.error(exc.render())
+            fail(session, int(exc.code), name, console)
 
     body.__doc__ = doc
     return body
 
 
-def register(repo_root: Path) -> list[str]:
-    """Register every session; returns their names (for tests)."""
+def register(repo_root: Path, *, exit_hook: bool = False) -> list[str]:
+    """Register every session; returns their names (for tests).
+
+    ``exit_hook`` (the noxfile's call) makes nox exit with the worst
+    documented code its sessions recorded (see :mod:`ci.tier2.outcome`).
+    """
+    if exit_hook:
+        install_exit_hook()
     nox.options.reuse_venv = "yes"
     nox.options.default_venv_backend = "uv|virtualenv"
     noxfile = repo_root / "noxfile.py"
@@ -214,5 +214,5 @@ def register(repo_root: Path) -> list[str]:
     add("tests", _tests(repo_root))
     add("lint", _lint(repo_root))
     for name, (target, doc) in DELEGATED.items():
-        add(name, _delegate(target, doc), default=False)
+        add(name, _delegate(name, target, doc), default=False)
     return names

@@ -83,3 +83,19 @@ def test_fetched_secret_reaches_tier3_and_leaks_nowhere(tmp_path: Path, moto_ssm
     assert leaks == []
     # Last, so a failing suite does not hide a leak: the whole chain passes.
     assert result.returncode == 0, out[-4000:]
+
+
+def test_a_failing_session_lets_nox_finish_and_keeps_its_exit_code(tmp_path: Path) -> None:
+    """Tier 3's exit 2 fails the session the nox way: matrix still runs, summary and
+    --report are written, and nox exits 2 (not nox's own 1)."""
+    report = tmp_path / "report.json"
+    env = {**clean_env(tmp_path), "CI": "false"}
+    result = nox(["-s", "integration-agent_executor", "matrix", "--report", str(report),
+                  "--", "--only", "bogus"], env)
+    out = result.stdout + result.stderr
+    assert result.returncode == 2, out
+    assert "unknown stage(s) ['bogus']" in out
+    assert '{"service":["agent_executor"]}' in out, "matrix did not run after the failure"
+    assert "Ran 2 sessions" in out, "nox printed no summary"
+    sessions = {s["name"]: s["result"] for s in json.loads(report.read_text())["sessions"]}
+    assert sessions == {"integration-agent_executor": "aborted", "matrix": "success"}
