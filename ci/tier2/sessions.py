@@ -15,6 +15,7 @@ import os
 import shlex
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -26,7 +27,9 @@ from ci.console import Console
 from ci.errors import ConfigError, InfraError, TiersError
 from ci.exit_codes import worst
 from ci.tier2.discovery import Found, discover, load_service
+from ci.tier2 import github_report
 from ci.tier2.envfiles import check_environment_name
+from ci.tier2.github_report import RESULT_FILE_VAR, Ending, read_result_file
 from ci.tier2.handoff import child_env, rerun_hint, run_child, tier3_command
 from ci.tier2.install import ensure_installed
 from ci.tier2.outcome import fail, install_exit_hook
@@ -74,8 +77,11 @@ def split_posargs(posargs: Sequence[str]) -> tuple[str | None, list[str]]:
 
 
 def integration(session: Any, found: Found, repo_root: Path,
-                console: Console | None = None) -> int:
-    """Tier 2 for one service; returns Tier 3's exit code (raises TiersError before it)."""
+                console: Console | None = None) -> tuple[int, Path | None]:
+    """Tier 2 for one service; returns Tier 3's exit code and the run folder it reported.
+
+    Raises TiersError when it stops before Tier 3.
+    """
     started = time.monotonic()
     console = console or Console(prefix="tier2")
     redact_logging()
@@ -110,7 +116,11 @@ def integration(session: Any, found: Found, repo_root: Path,
     env = child_env(os.environ, prepared.env, environment=environment,
                     secret_names=prepared.secret_names, venv=venv)
     python = str(Path(venv) / "bin" / "python")
-    return run_child(tier3_command(service, tier3_args, python=python), env, cwd=repo_root)
+    with tempfile.TemporaryDirectory(prefix="tiers-result-") as tmp:
+        result_file = Path(tmp) / "run-folder"
+        env[RESULT_FILE_VAR] = str(result_file)
+        code = run_child(tier3_command(service, tier3_args, python=python), env, cwd=repo_root)
+        return code, read_result_file(result_file)
 
 
 def _relative(path: str, root: Path) -> str:
@@ -124,10 +134,13 @@ def _integration_session(found: Found, repo_root: Path) -> Callable[[Any], None]
     def body(session: Any) -> None:
         console = Console(prefix="tier2")
         try:
-            code = integration(session, found, repo_root, console)
+            code, folder = integration(session, found, repo_root, console)
+            ending = Ending(found.name, code, folder)
         except TiersError as exc:
             console.error(exc.render())
             code = int(exc.code)
+            ending = Ending(found.name, code, error=exc.message)
+        github_report.report(ending, repo_root)
         fail(session, code, f"integration-{found.name}", console)
 
     body.__doc__ = (f"Integration suite of {found.name} through Tier 3 "

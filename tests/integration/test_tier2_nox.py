@@ -99,3 +99,16 @@ def test_a_failing_session_lets_nox_finish_and_keeps_its_exit_code(tmp_path: Pat
     assert "Ran 2 sessions" in out, "nox printed no summary"
     sessions = {s["name"]: s["result"] for s in json.loads(report.read_text())["sessions"]}
     assert sessions == {"integration-agent_executor": "aborted", "matrix": "success"}
+
+
+def test_on_github_a_tier2_failure_leaves_one_annotation_and_a_summary(tmp_path: Path) -> None:
+    summary = tmp_path / "summary.md"
+    env = {**clean_env(tmp_path), "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)}
+    result = nox(["-s", "integration-agent_executor", "--", "--backend", "local"], env)
+    out = result.stdout + result.stderr
+    assert result.returncode == 2, out
+    errors = [line for line in out.splitlines() if line.startswith("::error")]
+    assert len(errors) == 1, out
+    assert "integration-agent_executor failed: exit 2" in errors[0]
+    assert "OPENAI_API_KEY" in errors[0] and "no artifacts under" in errors[0]
+    assert "agent_executor integration tests: failed (exit 2)" in summary.read_text()

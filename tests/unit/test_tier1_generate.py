@@ -77,7 +77,7 @@ def test_service_workflow_steps_in_order() -> None:
     upload = steps[-1]
     assert upload["if"] == "always()"
     assert upload["with"]["path"] == "artifacts/integration/svc/"
-    assert upload["with"]["if-no-files-found"] == "error"
+    assert upload["with"]["if-no-files-found"] == "warn"
 
 
 def test_all_actions_pinned_to_full_shas_with_version_comment() -> None:
