@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 from ci.errors import InfraError
 from ci.tier2.retry import RetryPolicy
 from ci.tier2.ssm import (
+    not_found,
     BATCH,
     NO_CREDENTIALS,
     ParameterStore,
@@ -104,7 +105,7 @@ def test_not_found_lists_every_missing_parameter() -> None:
     fake = FakeSSM({"/p/a": "v"})
     ps, _, _ = store(fake)
     result = ps.fetch([Wanted("A", "/p/a"), Wanted("B", "/p/b"), Wanted("C", "/p/c")])
-    assert result.problems == {"B": "parameter not found", "C": "parameter not found"}
+    assert result.problems == {"B": not_found(None), "C": not_found(None)}
 
 
 def test_throttling_is_retried_counted_and_reported() -> None:
