@@ -17,6 +17,7 @@ its own exit status.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import sys
@@ -75,8 +76,6 @@ def _apply() -> None:
         return  # nothing of ours failed: nox's own code stands
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError, ValueError):
             stream.flush()
-        except (OSError, ValueError):
-            pass
     os._exit(code)

@@ -16,9 +16,12 @@ from ci.masking import masker
 
 SECRET_NAME = re.compile(
     r"(SECRET|TOKEN|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|PRIVATE|API_?KEY|ACCESS_KEY|"
-    r"_KEY$|^KEY$|COOKIE)",
+    r"_KEY$|^KEY$|COOKIE|WEBHOOK|SIGNING|"
+    r"(^|_)(PASS|PWD|PW|PAT|DSN|SALT|AUTH_KEY|SESSION_KEY)($|_))",
     re.IGNORECASE,
 )
+"""Word parts that name a secret: ``DB_PASS``, ``GITHUB_PAT`` and ``SENTRY_DSN`` match on
+an ``_`` boundary so ``PASSTHROUGH`` or ``PATH`` do not."""
 
 
 def looks_secret(name: str) -> bool:

@@ -26,8 +26,8 @@ import nox
 from ci.console import Console
 from ci.errors import ConfigError, InfraError, TiersError
 from ci.exit_codes import worst
-from ci.tier2.discovery import Found, discover, load_service
 from ci.tier2 import github_report
+from ci.tier2.discovery import Found, discover, load_service
 from ci.tier2.envfiles import check_environment_name
 from ci.tier2.github_report import RESULT_FILE_VAR, Ending, read_result_file
 from ci.tier2.handoff import child_env, rerun_hint, run_child, tier3_command

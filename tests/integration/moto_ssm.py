@@ -123,7 +123,7 @@ class FaultyProxy:
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 fault = proxy.faults.pop(0) if proxy.faults else proxy.always
                 proxy.seen.append(fault or "forwarded")

@@ -10,7 +10,6 @@ from botocore.exceptions import ClientError
 from ci.errors import InfraError
 from ci.tier2.retry import RetryPolicy
 from ci.tier2.ssm import (
-    not_found,
     BATCH,
     NO_CREDENTIALS,
     ParameterStore,
@@ -18,6 +17,7 @@ from ci.tier2.ssm import (
     Wanted,
     batches,
     env_name_for,
+    not_found,
 )
 
 
