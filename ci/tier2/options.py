@@ -36,6 +36,9 @@ OPTIONS: tuple[Option, ...] = (
            "(`--backend` wins over it)."),
     Option("TIERS_ARTIFACTS_DIR", "Tier 3", "`<checkout>/artifacts`",
            "Base folder for run artifacts (`--artifacts` wins over it)."),
+    Option("TIERS_RESULT_FILE", "Tier 3 (set by Tier 2)", "a temporary file",
+           "Where Tier 3 writes the absolute path of its run folder when it ends, so Tier 2 "
+           "can report run.json and junit.xml to GitHub. Set by Tier 2; not for people."),
     # -- Parameter Store -----------------------------------------------------
     Option("TIERS_SSM", "Tier 2", "`auto`",
            "`auto`: call Parameter Store only for declared variables that are unset and "

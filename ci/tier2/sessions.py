@@ -98,7 +98,7 @@ def integration(session: Any, found: Found, repo_root: Path,
 
     args = ["-e", FRAMEWORK_EXTRA, *service.requirement_args]
     try:
-        installed = ensure_installed(session, args, repo_root)
+        installed = ensure_installed(session, args, repo_root, watch=[service.directory])
     except nox.command.CommandFailed as exc:
         raise InfraError(f"installing {service.name}'s requirements failed: {exc}",
                          hint="see pip's output above") from None
