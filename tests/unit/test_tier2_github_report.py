@@ -113,3 +113,15 @@ def test_result_file_written_by_a_child_names_its_run_folder(tmp_path: Path) -> 
                    env={**os.environ, RESULT_FILE_VAR: str(result)})
     assert read_result_file(result) == folder
     assert read_result_file(tmp_path / "never-written") is None
+
+
+def test_summary_counts_come_from_run_json_reruns_and_deselected_included(
+        tmp_path: Path, github: Path) -> None:
+    folder = run_folder(tmp_path, {
+        "service": "svc", "exit_code": 1, "error": None, "stages": [],
+        "tests": {"total": 2, "passed": 1, "failed": 1, "errors": 0, "skipped": 0,
+                  "rerun": 2, "deselected": 27, "xfailed": 0, "xpassed": 0}},
+        JUNIT_ONE_FAILURE)
+    report(Ending("svc", 1, folder), tmp_path, io.StringIO())
+    assert ("**Tests:** 2 total, 1 passed, 1 failed, 0 errors, 0 skipped, 2 rerun, "
+            "27 deselected") in github.read_text()
