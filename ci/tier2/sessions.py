@@ -149,11 +149,31 @@ def _integration_session(found: Found, repo_root: Path) -> Callable[[Any], None]
     return body
 
 
+INTEGRATION_TAG = "integration"
+"""Every ``integration-<service>`` session carries it (and its service's name):
+``nox -t integration`` runs them all, ``nox -l --json -t integration`` lists them."""
+
+
+def selected_in_this_run(session: Any, name: str) -> bool:
+    """Whether this nox run selected session ``name`` too (``nox -k integration`` does).
+
+    Asks the manifest with ``in``: iterating it would consume nox's queue.
+    """
+    manifest = getattr(getattr(session, "_runner", None), "manifest", None)
+    try:
+        return manifest is not None and name in manifest
+    except TypeError:
+        return False
+
+
 def _all_session(names: list[str], noxfile: Path) -> Callable[[Any], None]:
     def body(session: Any) -> None:
         console = Console(prefix="tier2")
         codes: dict[str, int] = {}
         for name in names:
+            if selected_in_this_run(session, f"integration-{name}"):  # never run twice
+                console.info(f"integration-{name}: selected on its own in this nox run")
+                continue
             cmd = [sys.executable, "-m", "nox", "-f", str(noxfile), "-s",
                    f"integration-{name}", "--", *session.posargs]
             codes[name] = subprocess.run(cmd, check=False).returncode
@@ -221,7 +241,8 @@ def register(repo_root: Path, *, exit_hook: bool = False) -> list[str]:
         names.append(name)
 
     for svc in found:
-        add(f"integration-{svc.name}", _integration_session(svc, repo_root), default=False)
+        add(f"integration-{svc.name}", _integration_session(svc, repo_root), default=False,
+            tags=[INTEGRATION_TAG, svc.name])
     add("integration", _all_session([s.name for s in found], noxfile), venv_backend="none",
         default=False)
     add("tests", _tests(repo_root))

@@ -112,3 +112,18 @@ def test_on_github_a_tier2_failure_leaves_one_annotation_and_a_summary(tmp_path:
     assert "integration-agent_executor failed: exit 2" in errors[0]
     assert "OPENAI_API_KEY" in errors[0] and "no artifacts under" in errors[0]
     assert "agent_executor integration tests: failed (exit 2)" in summary.read_text()
+
+
+def test_tags_select_every_suite_and_k_never_runs_one_twice(tmp_path: Path) -> None:
+    env = {**clean_env(tmp_path), "CI": "false"}
+    listed = nox(["-l", "--json", "-t", "integration"], env)
+    sessions = json.loads(listed.stdout)
+    assert {s["name"] for s in sessions} == {"integration-agent_executor"}
+    assert all(s["tags"] == ["integration", s["name"].removeprefix("integration-")]
+               for s in sessions)
+
+    result = nox(["-k", "integration", "--", "--only", "bogus"], env)
+    out = result.stdout + result.stderr
+    assert result.returncode == 2, out
+    assert out.count("unknown stage(s) ['bogus']") == 1, "a suite ran twice"
+    assert "integration-agent_executor: selected on its own in this nox run" in out

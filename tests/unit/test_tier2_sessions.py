@@ -107,7 +107,7 @@ def test_nox_lists_a_new_service_without_touching_the_noxfile(tmp_path: Path) ->
     nox = str(Path(sys.executable).parent / "nox")
     out = subprocess.run([nox, "-l"], cwd=tmp_path, capture_output=True, text=True,
                          env={**os.environ, "NOX_SCRIPT_MODE": "none"}, check=True).stdout
-    assert "integration-brand_new -> " in out
+    assert "integration-brand_new [integration,brand_new] -> " in out
     for name in ("integration ", "tests ", "lint ", "images ", "workflows ", "matrix ",
                  "tier1 "):
         assert f"- {name}" in out or f"* {name}" in out, name
