@@ -41,6 +41,10 @@ NO_CREDENTIALS = (
     "AWS_PROFILE, ~/.aws files, web identity and instance metadata)"
 )
 NO_REGION = "no AWS region configured (set AWS_REGION or AWS_DEFAULT_REGION)"
+NO_BOTO3 = (
+    "boto3 is not installed beside nox, and Parameter Store is read in the nox process "
+    "(pip install boto3 where nox is installed, or export the variable yourself)"
+)
 SERVER_ERROR_CODES = frozenset({
     "InternalServerError", "InternalFailure", "ServiceUnavailable", "ServiceUnavailableException",
     "InternalServerErrorException",
@@ -120,9 +124,12 @@ def make_client(environ: Mapping[str, str]) -> Any:
     are honoured, which is how the tests point it at moto.
     """
     quiet_sdk_logging()
-    import boto3
-    import botocore.config
-    import botocore.exceptions
+    try:
+        import boto3
+        import botocore.config
+        import botocore.exceptions
+    except ImportError:
+        raise SetupProblem(NO_BOTO3) from None
 
     try:
         session = boto3.session.Session(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pathlib import Path
+
 import pytest
 from botocore.exceptions import ClientError
 
@@ -167,3 +169,24 @@ def test_path_is_paged_and_does_not_override_what_is_set() -> None:
 def test_env_name_for() -> None:
     assert env_name_for("/zerotouch/prod/agent-executor/openai_api_key") == "OPENAI_API_KEY"
     assert env_name_for("/a/b/db-password") == "DB_PASSWORD"
+
+
+def test_without_boto3_every_wanted_variable_says_how_to_get_it(tmp_path: Path) -> None:
+    """nox installed alone (`pip install nox`): exit 2 naming boto3, not a traceback."""
+    import subprocess
+    import sys
+
+    blocker = tmp_path / "boto3"
+    blocker.mkdir()
+    (blocker / "__init__.py").write_text("raise ImportError('blocked for the test')\n")
+    code = (
+        "from ci.tier2.ssm import ParameterStore, Wanted, make_client, NO_BOTO3\n"
+        "r = ParameterStore(lambda: make_client({'AWS_REGION': 'us-east-1'}),"
+        " say=print).fetch([Wanted('K', '/p/k')])\n"
+        "assert r.problems == {'K': NO_BOTO3}, r.problems\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
+                          text=True, check=False,
+                          env={"PYTHONPATH": f"{tmp_path}:{root}", "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
