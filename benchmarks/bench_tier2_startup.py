@@ -1,4 +1,4 @@
-"""What nox adds before Tier 3 on a warm machine, before and after the noxfile lost its PEP 723 block.
+"""What nox adds before Tier 3 on a warm machine, with and without a PEP 723 block.
 
     python benchmarks/bench_tier2_startup.py [-n 7]
 

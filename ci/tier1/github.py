@@ -23,9 +23,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, TextIO
 
+from ci.junit import FailedTest, JunitReport, read
 from ci.masking import redact
 from ci.tier1.discovery import repo_root as default_repo_root
-from ci.junit import FailedTest, JunitReport, read
 
 RUN_COUNTS = ("passed", "failed", "errors", "skipped", "rerun", "deselected", "xfailed",
               "xpassed")

@@ -5,4 +5,4 @@ from ci.junit import FailedTest, TestCounts, read_junit
 Failure = FailedTest
 """The old name of a failing test's record."""
 
-__all__ = ["Failure", "FailedTest", "TestCounts", "read_junit"]
+__all__ = ["FailedTest", "Failure", "TestCounts", "read_junit"]
