@@ -71,13 +71,14 @@ def _load_run(folder: Path | None) -> dict[str, Any]:
 
 def headline(ending: Ending, run: dict[str, Any], repo_root: Path) -> str:
     """The one run annotation's text: what failed, why, and where the artifacts are."""
-    what = f"integration-{ending.service} failed: exit {ending.code} ({meaning(ending.code)})"
+    verdict = "passed" if ending.code == 0 else "failed"
+    what = f"integration-{ending.service} {verdict}: exit {ending.code} ({meaning(ending.code)})"
     reason = ending.error or run.get("error")
     tests = run.get("tests")
     if not reason and isinstance(tests, dict):
         reason = (f"{tests.get('failed', 0)} failed, {tests.get('errors', 0)} errors of "
                   f"{tests.get('total', 0)} tests")
-    if not reason and ending.run_folder is None:
+    if not reason and ending.run_folder is None and ending.code != 0:
         reason = "Tier 3 ended without reporting its run folder (it crashed or was killed)"
     if ending.run_folder is not None:
         where = (f"artifacts: {_relative(ending.run_folder, repo_root)} (uploaded as "

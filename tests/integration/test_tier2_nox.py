@@ -127,3 +127,15 @@ def test_tags_select_every_suite_and_k_never_runs_one_twice(tmp_path: Path) -> N
     assert result.returncode == 2, out
     assert out.count("unknown stage(s) ['bogus']") == 1, "a suite ran twice"
     assert "integration-agent_executor: selected on its own in this nox run" in out
+
+
+@pytest.mark.parametrize(("args", "extra"), [(["--", "--env", "stagign"], {}),
+                                             ([], {"TIERS_ENV": "prdo"})])
+def test_a_misspelt_environment_exits_2_listing_those_that_exist(
+        tmp_path: Path, args: list[str], extra: dict[str, str]) -> None:
+    env = {**clean_env(tmp_path), "CI": "false", **extra}
+    result = nox(["-s", "integration-agent_executor", *args], env)
+    out = result.stdout + result.stderr
+    assert result.returncode == 2, out
+    assert "does not exist (from --env or TIERS_ENV); environments: ci, local" in out
+    assert "pip install" not in out and "Tier 3 command" not in out.split("environments:")[1]

@@ -125,3 +125,12 @@ def test_summary_counts_come_from_run_json_reruns_and_deselected_included(
     report(Ending("svc", 1, folder), tmp_path, io.StringIO())
     assert ("**Tests:** 2 total, 1 passed, 1 failed, 0 errors, 0 skipped, 2 rerun, "
             "27 deselected") in github.read_text()
+
+
+def test_a_pass_without_a_run_folder_is_not_called_a_failure(tmp_path: Path,
+                                                              github: Path) -> None:
+    out = io.StringIO()
+    report(Ending("svc", 0), tmp_path, out)
+    assert "::error" not in out.getvalue()
+    text = github.read_text()
+    assert "svc integration tests: passed" in text and "failed" not in text
