@@ -159,7 +159,8 @@ def test_missing_artifacts_only_warn_at_upload(demo: Path, tmp_path: Path) -> No
     _git_snapshot(demo)
     code, out, _ = _run(demo, "demo", tmp_path, extra_env={"DEMO_NO_ARTIFACTS": "1"})
     assert code == 0, out
-    assert "::warning::stand-in upload-artifact: no files found at artifacts/integration/demo/" in out
+    assert ("::warning::stand-in upload-artifact: no files found at "
+            "artifacts/integration/demo/") in out
 
 
 def test_host_secrets_do_not_leak_into_the_job(
