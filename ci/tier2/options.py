@@ -39,6 +39,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("TIERS_RESULT_FILE", "Tier 3 (set by Tier 2)", "a temporary file",
            "Where Tier 3 writes the absolute path of its run folder when it ends, so Tier 2 "
            "can report run.json and junit.xml to GitHub. Set by Tier 2; not for people."),
+    Option("TIERS_PYTEST_COUNTS", "the `ci.pytest_counts` pytest plugin", "unset",
+           "File where pytest's own closing counts (passed, failed, error, skipped, xfailed, "
+           "xpassed, rerun, deselected) are written as JSON, when pytest runs with "
+           "`-p ci.pytest_counts`. Unset: nothing is written."),
     # -- Parameter Store -----------------------------------------------------
     Option("TIERS_SSM", "Tier 2", "`auto`",
            "`auto`: call Parameter Store only for declared variables that are unset and "
