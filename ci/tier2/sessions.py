@@ -248,5 +248,5 @@ def register(repo_root: Path, *, exit_hook: bool = False) -> list[str]:
     add("tests", _tests(repo_root))
     add("lint", _lint(repo_root))
     for name, (target, doc) in DELEGATED.items():
-        add(name, _delegate(name, target, doc), default=False)
+        add(name, _delegate(name, target, doc), venv_backend="none", default=False)
     return names
