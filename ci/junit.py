@@ -23,6 +23,7 @@ assertion that failed), else the ``line`` attribute, else the test's ``def``.
 
 from __future__ import annotations
 
+import json
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -231,6 +232,33 @@ class TestCounts:
         c = report.counts
         return cls(c.total, c.passed, c.failed, c.errors, c.skipped, c.rerun,
                    failures=list(report.failures))
+
+    def with_pytest_counts(self, counts_file: Path) -> TestCounts:
+        """Take pytest's own counts (written by :mod:`ci.pytest_counts`) where it wrote them.
+
+        pytest's figures win: they are what its closing line printed, and
+        JUnit cannot hold deselected, xfailed or xpassed. ``total`` becomes
+        every test pytest ran to an outcome. Without the file (pytest crashed
+        before its summary) the JUnit reading stands.
+        """
+        try:
+            data = json.loads(counts_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return self
+        if not isinstance(data, dict):
+            return self
+
+        def n(key: str) -> int:
+            value = data.get(key, 0)
+            return value if isinstance(value, int) else 0
+
+        passed, failed, errors, skipped = n("passed"), n("failed"), n("error"), n("skipped")
+        xfailed, xpassed = n("xfailed"), n("xpassed")
+        return TestCounts(
+            total=passed + failed + errors + skipped + xfailed + xpassed, passed=passed,
+            failed=failed, errors=errors, skipped=skipped, rerun=n("rerun"),
+            deselected=n("deselected"), xfailed=xfailed, xpassed=xpassed,
+            failures=list(self.failures))
 
     def summary(self) -> str:
         parts = [f"{self.passed} passed"]

@@ -49,11 +49,17 @@ def meaning(code: int) -> str:
 
 
 def fail(session: Any, code: int, what: str, console: Console | None = None) -> None:
-    """End a session with ``code`` the nox way; returns only when ``code`` is 0."""
+    """End a session with ``code`` the nox way; returns only when ``code`` is 0.
+
+    An interrupted run (130: Ctrl-C, a cancelled job) stops nox altogether, as
+    Ctrl-C on nox itself would: no further session starts.
+    """
     if code == 0:
         return
     record(code)
     (console or Console(prefix="tier2")).error(f"{what}: exit {code} ({meaning(code)})")
+    if code == ExitCode.INTERRUPTED:
+        raise KeyboardInterrupt
     _error(session, f"{what} exited {code}")
 
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ci.junit import read
+from ci.junit import read, read_junit
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,6 +57,14 @@ def test_counts_match_pytest_summary_with_deselection_and_reruns(tmp_path: Path)
     assert report.counts.passed == 3 and report.counts.skipped == 2
     [failure] = report.failures
     assert failure.test_id == "test_suite.py::test_fails" and failure.line == 11
+
+    merged = read_junit(junit, tmp_path).with_pytest_counts(counts_file)  # type: ignore[union-attr]
+    assert (merged.total, merged.passed, merged.failed, merged.skipped, merged.rerun,
+            merged.deselected, merged.xfailed, merged.xpassed) == (6, 2, 1, 1, 2, 2, 1, 1)
+    assert merged.summary() == ("2 passed, 1 failed, 1 skipped, 2 rerun, 2 deselected, "
+                                "1 xfailed, 1 xpassed")
+    assert [f.test_id for f in merged.failures] == ["test_suite.py::test_fails"]
+    assert merged.to_json()["failures"][0]["line"] == 11
 
 
 def test_without_the_variable_nothing_is_written(tmp_path: Path) -> None:

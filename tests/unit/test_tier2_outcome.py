@@ -61,3 +61,12 @@ def test_fail_records_and_errors_without_exiting(capsys: pytest.CaptureFixture[s
     assert outcome._recorded[len(before):] == [3]
     assert "x: exit 3 (infrastructure error" in capsys.readouterr().out
     del outcome._recorded[len(before):]
+
+
+def test_an_interrupted_run_stops_nox_instead_of_going_on() -> None:
+    before = len(outcome._recorded)
+    session = FakeSession()
+    with pytest.raises(KeyboardInterrupt):
+        outcome.fail(session, 130, "x")
+    assert session.errors == [] and outcome._recorded[before:] == [130]
+    del outcome._recorded[before:]
