@@ -10,7 +10,7 @@ the checkout (minus .gitignored files) into a fresh workspace, as a runner's
 checkout would. Each pinned marketplace action is replaced by a local
 composite stand-in (``ci/tier1/stand_ins/``) through ``--local-repository``,
 and ``--action-offline-mode`` keeps act from contacting GitHub. What really
-runs is the workflow's own part: ``pip install nox``, the one
+runs is the workflow's own part: ``pip install nox`` (pinned), the one
 ``nox -s integration-<service>`` call, and the artifact path it uploads.
 
 The environment act sees is built from scratch (an allow-list), so a

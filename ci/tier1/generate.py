@@ -2,8 +2,8 @@
 
     nox -s workflows               # (re)write .github/workflows/
     nox -s workflows -- --check    # write nothing; show a diff and fail if stale
-    nox -s matrix                  # the all-services matrix as JSON
-    python -m ci.tier1.generate [--check] [--root DIR]
+    nox -s matrix                  # the all-services matrix (nox -l --json -t integration)
+    python -m ci.tier1.generate [--check] [--root DIR] [--matrix-from SESSIONS.json]
 
 Why generated: a workflow per service is boilerplate that drifts the moment
 someone edits one by hand. Generating them from the folders that exist keeps

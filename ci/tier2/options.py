@@ -69,7 +69,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("GITHUB_ACTIONS", "Tier 2, Tier 3", "unset",
            "`true` announces every secret line with `::add-mask::` and folds stages with "
            "`::group::`."),
-    Option("GITHUB_OUTPUT", "`nox -s matrix`", "unset",
+    Option("GITHUB_OUTPUT", "`nox -s matrix`, `python -m ci.tier1.generate --matrix-from`",
+           "unset",
            "When set, the service matrix is also appended to it as `matrix=<json>`."),
     # -- run identity (set by Tier 3 on everything it starts) ------------------
     Option("TIERS_RUN_ID", "set by Tier 3", "random",
