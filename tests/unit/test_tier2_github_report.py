@@ -134,3 +134,18 @@ def test_a_pass_without_a_run_folder_is_not_called_a_failure(tmp_path: Path,
     assert "::error" not in out.getvalue()
     text = github.read_text()
     assert "svc integration tests: passed" in text and "failed" not in text
+
+
+def test_annotation_and_summary_never_carry_a_registered_secret(tmp_path: Path,
+                                                                github: Path) -> None:
+    from ci.masking import masker
+
+    secret = "sk-GITHUBREPORT-9f8e7d6c5b4a"
+    masker.register(secret, announce=False)
+    folder = run_folder(tmp_path, {"service": "svc", "exit_code": 3, "stages": [],
+                                   "tests": None, "error": f"backend said {secret}"})
+    out = io.StringIO()
+    report(Ending("svc", 3, folder), tmp_path, out)
+    report(Ending("svc", 2, error=f"bad value {secret}"), tmp_path, out)
+    assert out.getvalue().count("::error title=integration-svc::") == 2
+    assert secret not in out.getvalue() and secret not in github.read_text()
