@@ -90,8 +90,13 @@ def install_inputs(args: Sequence[str], repo_root: Path, cwd: Path | None = None
                    watch: Sequence[Path] = ()) -> list[Path]:
     """Every file whose content decides what ``pip install *args`` installs."""
     base = cwd or repo_root
+    requirements = requirement_files(args, base)
     folders = [*project_dirs(args, base), *(p.resolve() for p in watch)]
-    files = [repo_root / "pyproject.toml", *requirement_files(args, base)]
+    for req in requirements:  # `-e ../lib` or `./pkg[x]` inside a requirement file
+        if req.is_file():
+            for line in req.read_text(encoding="utf-8").splitlines():
+                folders += project_dirs(line.split("#", 1)[0].split(), req.parent)
+    files = [repo_root / "pyproject.toml", *requirements]
     for folder in dict.fromkeys(folders):
         files += [folder / name for name in (*PROJECT_FILES, *LOCK_FILES)]
     return list(dict.fromkeys(p.resolve() for p in files))

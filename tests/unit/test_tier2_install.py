@@ -58,8 +58,10 @@ def test_every_input_of_the_install_is_hashed(tmp_path: Path) -> None:
     svc.mkdir(parents=True)
     lib.mkdir()
     (root / "pyproject.toml").write_text("[project]\nname='framework'\n")
-    (svc / "requirements.txt").write_text("redis\n")
+    (svc / "requirements.txt").write_text("redis\n-e ../../vendored  # a local package\n")
     (svc / "pyproject.toml").write_text("[dependency-groups]\ntest = ['pytest']\n")
+    (root / "vendored").mkdir()
+    (root / "vendored" / "pyproject.toml").write_text("[project]\nname='v'\n")
     (lib / "setup.cfg").write_text("[metadata]\nname=lib\n")
     (tmp_path / "venv").mkdir()
     session = FakeSession(tmp_path / "venv")
@@ -73,7 +75,8 @@ def test_every_input_of_the_install_is_hashed(tmp_path: Path) -> None:
     changes = [
         (svc / "pyproject.toml", "[dependency-groups]\ntest = ['pytest', 'httpx']\n"),
         (svc / "uv.lock", "version = 1\n"),
-        (svc / "requirements.txt", "redis>=5\n"),
+        (root / "vendored" / "pyproject.toml", "[project]\nname='v'\ndependencies=['x']\n"),
+        (svc / "requirements.txt", "redis>=5\n-e ../../vendored\n"),
         (lib / "setup.cfg", "[metadata]\nname=lib\nversion=2\n"),
         (root / "uv.lock", "version = 1\n"),
         (root / "pyproject.toml", "[project]\nname='framework'\nversion='2'\n"),
