@@ -43,12 +43,7 @@ SEVERITY: tuple[ExitCode, ...] = (
 
 
 def worst(codes: Iterable[int]) -> int:
-    """The most severe of ``codes`` by :data:`SEVERITY` (unknown codes count as INFRA)."""
-    def rank(code: int) -> int:
-        try:
-            return SEVERITY.index(ExitCode(code))
-        except ValueError:
-            return SEVERITY.index(ExitCode.INFRA)
-
-    found = list(codes)
-    return max(found, key=rank) if found else int(ExitCode.OK)
+    """The most severe of ``codes`` (0 for none); a code outside the table (a crash,
+    a signal) counts as infrastructure, never as "tests failed"."""
+    known = [code if code in SEVERITY else int(ExitCode.INFRA) for code in codes]
+    return int(max(known, key=SEVERITY.index, default=0))

@@ -10,7 +10,7 @@ the checkout (minus .gitignored files) into a fresh workspace, as a runner's
 checkout would. Each pinned marketplace action is replaced by a local
 composite stand-in (``ci/tier1/stand_ins/``) through ``--local-repository``,
 and ``--action-offline-mode`` keeps act from contacting GitHub. What really
-runs is the workflow's own part: ``pip install nox``, the one
+runs is the workflow's own part: ``pip install nox`` (pinned), the one
 ``nox -s integration-<service>`` call, and the artifact path it uploads.
 
 The environment act sees is built from scratch (an allow-list), so a
@@ -43,7 +43,8 @@ if TYPE_CHECKING:
 
 STAND_INS = Path(__file__).resolve().parent / "stand_ins"
 FAKE_ROLE_ARN = "arn:aws:iam::000000000000:role/act-local"
-"""Stands in for the AWS_ROLE_ARN secret; the AWS stand-in only checks it is wired."""
+"""Stands in for the AWS_ROLE_ARN variable (``vars.``, not a secret); the AWS stand-in
+only checks it is wired."""
 PASS_ENV = ("HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TERM", "TMPDIR", "TZ",
             "DOCKER_HOST", "DOCKER_CONFIG", "XDG_CACHE_HOME", "PIP_INDEX_URL",
             "PIP_EXTRA_INDEX_URL", "PIP_CACHE_DIR", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
@@ -93,7 +94,7 @@ class ActRun:
             # Tier 2 owns .env files, so act must not inject them first.
             "--env-file", str(empty), "--secret-file", str(empty),
             "--var-file", str(empty), "--input-file", str(empty),
-            "--secret", f"AWS_ROLE_ARN={FAKE_ROLE_ARN}",
+            "--var", f"AWS_ROLE_ARN={FAKE_ROLE_ARN}",
             "--env", f"{ENV_PYTHON}={self.python}",
             "--env", f"{ENV_ARTIFACTS}={self.artifacts}",
         ]

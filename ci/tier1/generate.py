@@ -2,8 +2,8 @@
 
     nox -s workflows               # (re)write .github/workflows/
     nox -s workflows -- --check    # write nothing; show a diff and fail if stale
-    nox -s matrix                  # the all-services matrix as JSON
-    python -m ci.tier1.generate [--check] [--root DIR]
+    nox -s matrix                  # the all-services matrix (nox -l --json -t integration)
+    python -m ci.tier1.generate [--check] [--root DIR] [--matrix-from SESSIONS.json]
 
 Why generated: a workflow per service is boilerplate that drifts the moment
 someone edits one by hand. Generating them from the folders that exist keeps
@@ -121,14 +121,45 @@ def check(root: Path) -> Drift:
     return drift
 
 
-def matrix(root: Path) -> dict[str, list[str]]:
-    """The all-services matrix: ``{"service": [...]}``."""
-    return {"service": service_names(root)}
+INTEGRATION_TAG = "integration"
 
 
-def emit_matrix(root: Path) -> str:
+def matrix_from_sessions(listing: list[dict[str, object]]) -> dict[str, list[str]]:
+    """The matrix from ``nox -l --json -t integration``: each session's service tag."""
+    services: list[str] = []
+    for entry in listing:
+        tags = [str(t) for t in entry.get("tags") or []]  # type: ignore[attr-defined]
+        if INTEGRATION_TAG not in tags:
+            continue
+        name = str(entry.get("name", ""))
+        own = [t for t in tags if t != INTEGRATION_TAG and name == f"integration-{t}"]
+        if not own:
+            raise TiersError(f"session {name!r} is tagged {INTEGRATION_TAG!r} but has no "
+                             "service tag matching its name")
+        services.append(own[0])
+    return {"service": sorted(dict.fromkeys(services))}
+
+
+def nox_listing(root: Path) -> list[dict[str, object]]:
+    """Run ``nox -l --json -t integration`` in ``root`` (the matrix's one source)."""
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-m", "nox", "-l", "--json", "-t", INTEGRATION_TAG],
+                          cwd=root, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise TiersError(f"nox -l --json -t {INTEGRATION_TAG} failed: {done.stderr.strip()}")
+    listing: list[dict[str, object]] = json.loads(done.stdout)
+    return listing
+
+
+def matrix(root: Path, listing: list[dict[str, object]] | None = None) -> dict[str, list[str]]:
+    """The all-services matrix: ``{"service": [...]}``, from nox's listing."""
+    return matrix_from_sessions(nox_listing(root) if listing is None else listing)
+
+
+def emit_matrix(root: Path, listing: list[dict[str, object]] | None = None) -> str:
     """Print the matrix JSON; also append ``matrix=<json>`` to ``$GITHUB_OUTPUT`` when set."""
-    text = json.dumps(matrix(root), separators=(",", ":"))
+    text = json.dumps(matrix(root, listing), separators=(",", ":"))
     print(text, flush=True)
     output = os.environ.get("GITHUB_OUTPUT")
     if output:
@@ -165,11 +196,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true",
                         help="write nothing; print a diff and exit 1 if anything is out of date")
     parser.add_argument("--matrix", action="store_true", help="print the matrix JSON and exit")
+    parser.add_argument("--matrix-from", type=Path, default=None, metavar="JSON",
+                        help="print the matrix from a saved `nox -l --json -t integration`")
     parser.add_argument("--root", type=Path, default=None,
                         help="the checkout (default: the one this package is in)")
     args = parser.parse_args(argv)
     root = (args.root or repo_root()).resolve()
     try:
+        if args.matrix_from is not None:
+            emit_matrix(root, json.loads(args.matrix_from.read_text(encoding="utf-8")))
+            return 0
         if args.matrix:
             emit_matrix(root)
             return 0

@@ -1,6 +1,9 @@
 """A run's result as GitHub shows it: a job summary and one annotation per failing test.
 
-Called by Tier 3 at the end of a run when ``GITHUB_ACTIONS=true``. The on-call
+Called by Tier 2 (:mod:`ci.tier2.github_report`) after Tier 3 ends, when
+``GITHUB_ACTIONS=true``. Counts come from run.json's ``tests`` object, so the
+summary says what the console and run.json say; failures (with their
+location and traceback) from junit.xml through :mod:`ci.junit`. The on-call
 engineer opening a red run should see, without reading the log: which stage
 failed and how long each took, how many tests ran, and each failing test with
 its message, pinned to its line in the diff. Everything written passes through
@@ -20,10 +23,13 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, TextIO
 
+from ci.junit import FailedTest, JunitReport, read
 from ci.masking import redact
 from ci.tier1.discovery import repo_root as default_repo_root
-from ci.tier1.failures import Counts, FailedTest, JunitReport, read
 
+RUN_COUNTS = ("passed", "failed", "errors", "skipped", "rerun", "deselected", "xfailed",
+              "xpassed")
+"""run.json ``tests`` counts shown in the summary (the last four only when non-zero)."""
 MAX_MESSAGE = 2000
 """Characters of a failure message kept in an annotation (GitHub truncates anyway)."""
 MAX_DETAILS = 6000
@@ -73,10 +79,16 @@ def summary_markdown(run: dict[str, Any], report: JunitReport | None) -> str:
             out.append(f"| {_cell(stage.get('name', ''))} | {_cell(status)}"
                        f"{' — ' + _cell(detail) if detail else ''} | {seconds:.2f} |")
         out.append("")
-    counts = report.counts if report else _counts_from_run(run)
-    if counts:
-        out += [f"**Tests:** {counts.total} total, {counts.passed} passed, {counts.failed} failed, "
-                f"{counts.errors} errors, {counts.skipped} skipped", ""]
+    tests = run.get("tests")
+    if isinstance(tests, dict):  # run.json's counts: the same figures as the console
+        line = ", ".join([f"{int(tests.get('total') or 0)} total"] + [
+            f"{int(tests.get(key) or 0)} {key}" for key in RUN_COUNTS
+            if key in ("passed", "failed", "errors", "skipped") or tests.get(key)])
+        out += [f"**Tests:** {line}", ""]
+    elif report:
+        c = report.counts
+        out += [f"**Tests:** {c.total} total, {c.passed} passed, {c.failed} failed, "
+                f"{c.errors} errors, {c.skipped} skipped", ""]
     error = run.get("error")
     if error:
         out += [f"**Error:** {_cell(error)}", ""]
@@ -95,14 +107,6 @@ def summary_markdown(run: dict[str, Any], report: JunitReport | None) -> str:
 
 def _html(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _counts_from_run(run: dict[str, Any]) -> Counts | None:
-    tests = run.get("tests")
-    if not isinstance(tests, dict):
-        return None
-    keys = ("total", "passed", "failed", "errors", "skipped")
-    return Counts(*(int(tests.get(k) or 0) for k in keys))
 
 
 def _bases(root: Path, run: dict[str, Any]) -> list[Path]:

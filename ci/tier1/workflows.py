@@ -19,6 +19,17 @@ from ci.tier1.yamltext import Commented
 # --- settings, each in one place -------------------------------------------
 FRAMEWORK_TEST_COMMAND = "nox -s tests"
 """The README's test command; the framework workflow runs exactly this."""
+LINT_COMMAND = "nox -s lint"
+NOX_VERSION = "2026.10.20"
+"""nox installed by every workflow, pinned (a new nox must not change CI unannounced)."""
+BOTO3_VERSION = "1.44.5"
+"""boto3 beside nox in integration jobs: Tier 2 reads Parameter Store in the nox process."""
+AWS_ENVIRONMENT = "integration-tests"
+"""The GitHub environment OIDC jobs run in: the IAM role trusts only this ``sub`` claim, and
+the role ARN is the environment's variable ``AWS_ROLE_ARN`` (not a secret: an ARN is no
+credential)."""
+MATRIX_SOURCE = "nox -l --json -t integration"
+"""The all-services matrix is read from nox itself: the sessions tagged ``integration``."""
 GENERATE_COMMAND = "nox -s workflows"
 CHECK_COMMAND = "nox -s workflows -- --check"
 PYTHON_VERSION = "3.11"
@@ -77,7 +88,7 @@ def checkout() -> dict[str, Any]:
 
 def configure_aws() -> dict[str, Any]:
     return {"name": "Authenticate to AWS (OIDC)", "uses": actions.CONFIGURE_AWS.uses,
-            "with": {"role-to-assume": "${{ secrets.AWS_ROLE_ARN }}", "aws-region": AWS_REGION}}
+            "with": {"role-to-assume": "${{ vars.AWS_ROLE_ARN }}", "aws-region": AWS_REGION}}
 
 
 def setup_python(cache_paths: list[str]) -> dict[str, Any]:
@@ -86,15 +97,22 @@ def setup_python(cache_paths: list[str]) -> dict[str, Any]:
                      "cache-dependency-path": "\n".join(cache_paths) + "\n"}}
 
 
-def install_nox() -> dict[str, Any]:
-    return {"name": "Install nox", "run": "pip install nox"}
+def install_nox(*, aws: bool = False) -> dict[str, Any]:
+    packages = f"nox=={NOX_VERSION}" + (f" boto3=={BOTO3_VERSION}" if aws else "")
+    return {"name": "Install nox", "run": f"pip install {packages}"}
+
+
+def main_never_cancelled() -> str:
+    """Cancel a superseded run of a pull request; never a push to main (each one counts)."""
+    return f"${{{{ github.ref != 'refs/heads/{MAIN_BRANCH}' }}}}"
 
 
 def upload(name: str, path: str) -> dict[str, Any]:
-    # always(): the results matter most when the tests failed. A run that
-    # produced nothing is an error, not a silent empty upload.
+    # always(): the results matter most when the tests failed. A run stopped
+    # before Tier 3 (bad environment) has nothing to upload; its ::error
+    # annotation already says so, so an empty folder only warns.
     return {"name": "Upload results", "if": "always()", "uses": actions.UPLOAD_ARTIFACT.uses,
-            "with": {"name": name, "path": path, "if-no-files-found": "error",
+            "with": {"name": name, "path": path, "if-no-files-found": "warn",
                      "retention-days": RETENTION_DAYS}}
 
 
@@ -120,12 +138,13 @@ def service_workflow(service: str) -> Workflow:
                 "name": f"{service} integration",
                 "runs-on": RUNNER,
                 "timeout-minutes": SERVICE_TIMEOUT_MINUTES,
+                "environment": AWS_ENVIRONMENT,
                 "permissions": oidc_permissions(),
                 "steps": [
                     checkout(),
                     configure_aws(),
                     setup_python(["pyproject.toml", f"services/{service}/requirements*.txt"]),
-                    install_nox(),
+                    install_nox(aws=True),
                     {"name": "Integration tests", "run": f"nox -s integration-{service}",
                      "env": {"CI": "true"}},
                     upload(f"{service}-integration", artifacts_dir(service)),
@@ -142,7 +161,7 @@ def framework_workflow() -> Workflow:
         "on": {"pull_request": {}, "push": {"branches": [MAIN_BRANCH]}},
         "permissions": {},
         "concurrency": {"group": "framework-tests-${{ github.ref }}",
-                        "cancel-in-progress": True},
+                        "cancel-in-progress": main_never_cancelled()},
         "jobs": {
             "tests": {
                 "name": "framework tests",
@@ -156,12 +175,25 @@ def framework_workflow() -> Workflow:
                     {"name": "Tests", "run": FRAMEWORK_TEST_COMMAND, "env": {"CI": "true"}},
                 ],
             },
+            "lint": {
+                "name": "lint (ruff, mypy --strict)",
+                "runs-on": RUNNER,
+                "timeout-minutes": FRAMEWORK_TIMEOUT_MINUTES,
+                "permissions": read_permissions(),
+                "steps": [
+                    checkout(),
+                    setup_python(["pyproject.toml"]),
+                    install_nox(),
+                    {"name": "Lint", "run": LINT_COMMAND},
+                ],
+            },
         },
     }
 
 
 def all_services_workflow() -> Workflow:
-    """``integration-all.yml``: every service, the list read at run time by ``nox -s matrix``.
+    """``integration-all.yml``: every service, the list read at run time from nox's own
+    ``nox -l --json -t integration`` (turned into a matrix by ``ci.tier1.generate``).
 
     Adding a service therefore needs no edit here. Matrix values reach the
     shell through ``env:``, never spliced into ``run:`` (template injection).
@@ -182,7 +214,10 @@ def all_services_workflow() -> Workflow:
                     checkout(),
                     setup_python(["pyproject.toml"]),
                     install_nox(),
-                    {"name": "Discover", "id": "matrix", "run": "nox -s matrix"},
+                    {"name": "Discover", "id": "matrix",
+                     "run": f'{MATRIX_SOURCE} > "$RUNNER_TEMP/sessions.json"\n'
+                            'python -m ci.tier1.generate --matrix-from '
+                            '"$RUNNER_TEMP/sessions.json"\n'},
                 ],
             },
             "integration": {
@@ -190,6 +225,7 @@ def all_services_workflow() -> Workflow:
                 "needs": MATRIX_JOB,
                 "runs-on": RUNNER,
                 "timeout-minutes": SERVICE_TIMEOUT_MINUTES,
+                "environment": AWS_ENVIRONMENT,
                 "permissions": oidc_permissions(),
                 "strategy": {"fail-fast": False,
                              "matrix": f"${{{{ fromJSON(needs.{MATRIX_JOB}.outputs.matrix) }}}}"},
@@ -197,7 +233,7 @@ def all_services_workflow() -> Workflow:
                     checkout(),
                     configure_aws(),
                     setup_python(["pyproject.toml", "services/*/requirements*.txt"]),
-                    install_nox(),
+                    install_nox(aws=True),
                     {"name": "Integration tests", "run": 'nox -s "integration-${SERVICE}"',
                      "env": {"CI": "true", "SERVICE": "${{ matrix.service }}"}},
                     upload("${{ matrix.service }}-integration",

@@ -21,8 +21,12 @@ def __dir__() -> list[str]:
     return __all__
 
 
-def register(repo_root: str | Path) -> list[str]:
-    """Register ``integration-<service>`` per service and the framework's sessions."""
+def register(repo_root: str | Path, *, exit_hook: bool = True) -> list[str]:
+    """Register ``integration-<service>`` per service and the framework's sessions.
+
+    With ``exit_hook`` (the default, for the noxfile) nox exits with the worst
+    documented code a session recorded instead of its own 1.
+    """
     from ci.tier2.sessions import register as _register
 
-    return _register(Path(repo_root).resolve())
+    return _register(Path(repo_root).resolve(), exit_hook=exit_hook)

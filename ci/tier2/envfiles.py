@@ -1,4 +1,4 @@
-"""The .env layers, read with python-dotenv and never written into ``os.environ``.
+"""The .env layers, read strictly (:mod:`ci.tier2.dotenv_parse`), never written into ``os.environ``.
 
 Precedence, highest first (an empty value counts as unset at every layer, so
 an empty ``OPENAI_API_KEY=`` from a workflow does not block the fetch):
@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ci.errors import ConfigError
+from ci.tier2.dotenv_parse import parse
 
 PROCESS_ENV = "process env"
 _ENV_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -55,6 +56,34 @@ def check_environment_name(name: str) -> str:
     return name
 
 
+BUILT_IN = ("ci", "local")
+"""Environments that need no file: the defaults with and without CI=true."""
+
+
+def known_environments(repo_root: Path, service_dir: Path | None) -> list[str]:
+    """``ci``, ``local`` and every ``<name>`` of a ``.env.<name>`` file in the root or service."""
+    names = set(BUILT_IN)
+    for folder in (repo_root, service_dir):
+        if folder is not None and folder.is_dir():
+            names |= {p.name[len(".env."):] for p in folder.glob(".env.*") if p.is_file()}
+    return sorted(n for n in names if _ENV_NAME.fullmatch(n))
+
+
+def check_environment_exists(name: str, repo_root: Path, service_dir: Path | None) -> None:
+    """A name with no ``.env.<name>`` file anywhere is a typo, not an empty environment."""
+    known = known_environments(repo_root, service_dir)
+    if name not in known:
+        import difflib
+
+        close = difflib.get_close_matches(name, known, n=1)
+        raise ConfigError(
+            f"environment {name!r} does not exist (from --env or TIERS_ENV); environments: "
+            f"{', '.join(known)}" + (f"; did you mean {close[0]!r}?" if close else ""),
+            hint=f"fix the name, or create .env.{name} in the repository root or the "
+            "service folder",
+        )
+
+
 def load_layers(
     repo_root: Path,
     service_dir: Path | None,
@@ -62,17 +91,16 @@ def load_layers(
     environ: Mapping[str, str],
 ) -> Layered:
     """Read every applicable .env file; keys set (non-empty) in ``environ`` stay untouched."""
-    from dotenv import dotenv_values
-
     check_environment_name(environment)
+    check_environment_exists(environment, repo_root, service_dir)
     result = Layered()
     for path in layer_files(repo_root, service_dir, environment):
         if not path.is_file():
             continue
         result.loaded.append(path)
         where = label(path, repo_root)
-        for key, value in dotenv_values(path, interpolate=True).items():
-            if value is None or value == "":
+        for key, value in parse(path, environ, where).items():
+            if value == "":
                 continue
             if environ.get(key):
                 result.shadowed[key] = where

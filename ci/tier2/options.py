@@ -43,8 +43,13 @@ OPTIONS: tuple[Option, ...] = (
            "while they start (for a suite whose start-up must see the endpoints)."),
     Option("TIERS_GATE_FD", "set by Tier 3 in pytest's env", "unset",
            "The pipe a prestarted pytest waits on for the suite's final environment."),
-    Option("TIERS_RESULT_FILE", "Tier 3 (set by Tier 2)", "unset",
-           "File Tier 3 writes its run folder's path into, so Tier 2 can report the run."),
+    Option("TIERS_RESULT_FILE", "Tier 3 (set by Tier 2)", "a temporary file",
+           "Where Tier 3 writes the absolute path of its run folder when it ends, so Tier 2 "
+           "can report run.json and junit.xml to GitHub. Set by Tier 2; not for people."),
+    Option("TIERS_PYTEST_COUNTS", "the `tiers_counts` pytest plugin (set by Tier 3)", "unset",
+           "File where pytest's own closing counts (passed, failed, error, skipped, xfailed, "
+           "xpassed, rerun, deselected) are written as JSON, when pytest runs with "
+           "`-p tiers_counts`. Unset: nothing is written."),
     # -- Parameter Store -----------------------------------------------------
     Option("TIERS_SSM", "Tier 2", "`auto`",
            "`auto`: call Parameter Store only for declared variables that are unset and "
@@ -71,7 +76,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("GITHUB_ACTIONS", "Tier 2, Tier 3", "unset",
            "`true` announces every secret line with `::add-mask::` and folds stages with "
            "`::group::`."),
-    Option("GITHUB_OUTPUT", "`nox -s matrix`", "unset",
+    Option("GITHUB_OUTPUT", "`nox -s matrix`, `python -m ci.tier1.generate --matrix-from`",
+           "unset",
            "When set, the service matrix is also appended to it as `matrix=<json>`."),
     # -- run identity (set by Tier 3 on everything it starts) ------------------
     Option("TIERS_RUN_ID", "set by Tier 3", "random",

@@ -77,7 +77,8 @@ def default_store(environ: Mapping[str, str], say: Callable[[str], None]) -> Par
         max_attempts=int(options.number(environ, "TIERS_SSM_MAX_ATTEMPTS", 6)),
         max_seconds=options.number(environ, "TIERS_SSM_MAX_SECONDS", 30.0),
     )
-    return ParameterStore(lambda: make_client(environ), policy=policy, say=say)
+    region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or None
+    return ParameterStore(lambda: make_client(environ), policy=policy, say=say, region=region)
 
 
 def prepare(

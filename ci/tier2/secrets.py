@@ -16,13 +16,20 @@ from ci.masking import masker
 
 SECRET_NAME = re.compile(
     r"(SECRET|TOKEN|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|PRIVATE|API_?KEY|ACCESS_KEY|"
-    r"_KEY$|^KEY$|COOKIE)",
+    r"_KEY$|^KEY$|COOKIE|WEBHOOK|SIGNING|"
+    r"(^|_)(PASS|PWD|PW|PAT|DSN|SALT|AUTH_KEY|SESSION_KEY)($|_))",
     re.IGNORECASE,
 )
+"""Word parts that name a secret: ``DB_PASS``, ``GITHUB_PAT`` and ``SENTRY_DSN`` match on
+an ``_`` boundary so ``PASSTHROUGH`` or ``PATH`` do not."""
+
+
+NOT_SECRET = frozenset({"PWD", "OLDPWD"})
+"""The shell's working directories: ``PWD`` names a path, not a password."""
 
 
 def looks_secret(name: str) -> bool:
-    return bool(SECRET_NAME.search(name))
+    return name.upper() not in NOT_SECRET and bool(SECRET_NAME.search(name))
 
 
 def register_secret(value: str) -> None:

@@ -15,6 +15,7 @@ import os
 import shlex
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -24,11 +25,14 @@ import nox
 
 from ci.console import Console
 from ci.errors import ConfigError, InfraError, TiersError
-from ci.exit_codes import DESCRIPTIONS, ExitCode
+from ci.exit_codes import worst
+from ci.tier2 import github_report
 from ci.tier2.discovery import Found, discover, load_service
 from ci.tier2.envfiles import check_environment_name
+from ci.tier2.github_report import RESULT_FILE_VAR, Ending, read_result_file
 from ci.tier2.handoff import child_env, rerun_hint, run_child, tier3_command
 from ci.tier2.install import ensure_installed
+from ci.tier2.outcome import fail, install_exit_hook
 from ci.tier2.prepare import environment_name, prepare, report
 from ci.tier2.secrets import redact_logging
 from ci.tier2.ssm import quiet_sdk_logging
@@ -73,8 +77,11 @@ def split_posargs(posargs: Sequence[str]) -> tuple[str | None, list[str]]:
 
 
 def integration(session: Any, found: Found, repo_root: Path,
-                console: Console | None = None) -> int:
-    """Tier 2 for one service; returns Tier 3's exit code (raises TiersError before it)."""
+                console: Console | None = None) -> tuple[int, Path | None]:
+    """Tier 2 for one service; returns Tier 3's exit code and the run folder it reported.
+
+    Raises TiersError when it stops before Tier 3.
+    """
     started = time.monotonic()
     console = console or Console(prefix="tier2")
     redact_logging()
@@ -91,7 +98,7 @@ def integration(session: Any, found: Found, repo_root: Path,
 
     args = ["-e", FRAMEWORK_EXTRA, *service.requirement_args]
     try:
-        installed = ensure_installed(session, args, repo_root)
+        installed = ensure_installed(session, args, repo_root, watch=[service.directory])
     except nox.command.CommandFailed as exc:
         raise InfraError(f"installing {service.name}'s requirements failed: {exc}",
                          hint="see pip's output above") from None
@@ -109,7 +116,11 @@ def integration(session: Any, found: Found, repo_root: Path,
     env = child_env(os.environ, prepared.env, environment=environment,
                     secret_names=prepared.secret_names, venv=venv)
     python = str(Path(venv) / "bin" / "python")
-    return run_child(tier3_command(service, tier3_args, python=python), env, cwd=repo_root)
+    with tempfile.TemporaryDirectory(prefix="tiers-result-") as tmp:
+        result_file = Path(tmp) / "run-folder"
+        env[RESULT_FILE_VAR] = str(result_file)
+        code = run_child(tier3_command(service, tier3_args, python=python), env, cwd=repo_root)
+        return code, read_result_file(result_file)
 
 
 def _relative(path: str, root: Path) -> str:
@@ -119,27 +130,18 @@ def _relative(path: str, root: Path) -> str:
         return path
 
 
-def finish(code: int, console: Console, what: str) -> None:
-    """End the session with ``code``: nox itself would turn every failure into 1."""
-    if code == 0:
-        return
-    try:
-        meaning = DESCRIPTIONS[ExitCode(code)]
-    except ValueError:
-        meaning = "unexpected exit code"
-    console.error(f"{what}: exit {code} ({meaning})")
-    raise SystemExit(code)
-
-
 def _integration_session(found: Found, repo_root: Path) -> Callable[[Any], None]:
     def body(session: Any) -> None:
         console = Console(prefix="tier2")
         try:
-            code = integration(session, found, repo_root, console)
+            code, folder = integration(session, found, repo_root, console)
+            ending = Ending(found.name, code, folder)
         except TiersError as exc:
             console.error(exc.render())
             code = int(exc.code)
-        finish(code, console, f"integration-{found.name}")
+            ending = Ending(found.name, code, error=exc.message)
+        github_report.report(ending, repo_root)
+        fail(session, code, f"integration-{found.name}", console)
 
     body.__doc__ = (f"Integration suite of {found.name} through Tier 3 "
                     "(-- [--env NAME] [tier3 args]).")
@@ -147,17 +149,37 @@ def _integration_session(found: Found, repo_root: Path) -> Callable[[Any], None]
     return body
 
 
+INTEGRATION_TAG = "integration"
+"""Every ``integration-<service>`` session carries it (and its service's name):
+``nox -t integration`` runs them all, ``nox -l --json -t integration`` lists them."""
+
+
+def selected_in_this_run(session: Any, name: str) -> bool:
+    """Whether this nox run selected session ``name`` too (``nox -k integration`` does).
+
+    Asks the manifest with ``in``: iterating it would consume nox's queue.
+    """
+    manifest = getattr(getattr(session, "_runner", None), "manifest", None)
+    try:
+        return manifest is not None and name in manifest
+    except TypeError:
+        return False
+
+
 def _all_session(names: list[str], noxfile: Path) -> Callable[[Any], None]:
     def body(session: Any) -> None:
         console = Console(prefix="tier2")
         codes: dict[str, int] = {}
         for name in names:
+            if selected_in_this_run(session, f"integration-{name}"):  # never run twice
+                console.info(f"integration-{name}: selected on its own in this nox run")
+                continue
             cmd = [sys.executable, "-m", "nox", "-f", str(noxfile), "-s",
                    f"integration-{name}", "--", *session.posargs]
             codes[name] = subprocess.run(cmd, check=False).returncode
         for name, code in codes.items():
             console.info(f"integration-{name}: exit {code}")
-        finish(max(codes.values(), default=0), console, "integration")
+        fail(session, worst(codes.values()), "integration", console)
 
     body.__doc__ = "Every service's integration suite, one nox run each; exits with the worst code."
     return body
@@ -182,21 +204,32 @@ def _lint(repo_root: Path) -> Callable[[Any], None]:
     return body
 
 
-def _delegate(target: str, doc: str) -> Callable[[Any], None]:
+def _delegate(name: str, target: str, doc: str) -> Callable[[Any], None]:
     def body(session: Any) -> None:
         module_name, func_name = target.split(":")
         try:
             func = getattr(importlib.import_module(module_name), func_name)
         except (ImportError, AttributeError) as exc:
             session.error(f"{target} is not available: {exc}")
-        func(session)
+        try:
+            func(session)
+        except TiersError as exc:
+            console = Console(prefix="tier2")
+            console.error(exc.render())
+            fail(session, int(exc.code), name, console)
 
     body.__doc__ = doc
     return body
 
 
-def register(repo_root: Path) -> list[str]:
-    """Register every session; returns their names (for tests)."""
+def register(repo_root: Path, *, exit_hook: bool = False) -> list[str]:
+    """Register every session; returns their names (for tests).
+
+    ``exit_hook`` (the noxfile's call) makes nox exit with the worst
+    documented code its sessions recorded (see :mod:`ci.tier2.outcome`).
+    """
+    if exit_hook:
+        install_exit_hook()
     nox.options.reuse_venv = "yes"
     nox.options.default_venv_backend = "uv|virtualenv"
     noxfile = repo_root / "noxfile.py"
@@ -208,11 +241,12 @@ def register(repo_root: Path) -> list[str]:
         names.append(name)
 
     for svc in found:
-        add(f"integration-{svc.name}", _integration_session(svc, repo_root), default=False)
+        add(f"integration-{svc.name}", _integration_session(svc, repo_root), default=False,
+            tags=[INTEGRATION_TAG, svc.name])
     add("integration", _all_session([s.name for s in found], noxfile), venv_backend="none",
         default=False)
     add("tests", _tests(repo_root))
     add("lint", _lint(repo_root))
     for name, (target, doc) in DELEGATED.items():
-        add(name, _delegate(target, doc), default=False)
+        add(name, _delegate(name, target, doc), venv_backend="none", default=False)
     return names

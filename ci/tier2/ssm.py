@@ -41,6 +41,20 @@ NO_CREDENTIALS = (
     "AWS_PROFILE, ~/.aws files, web identity and instance metadata)"
 )
 NO_REGION = "no AWS region configured (set AWS_REGION or AWS_DEFAULT_REGION)"
+NO_BOTO3 = (
+    "boto3 is not installed beside nox, and Parameter Store is read in the nox process "
+    "(pip install boto3 where nox is installed, or export the variable yourself)"
+)
+SERVER_ERROR_CODES = frozenset({
+    "InternalServerError", "InternalFailure", "ServiceUnavailable", "ServiceUnavailableException",
+    "InternalServerErrorException",
+})
+"""AWS-side failures: retried like throttling, infrastructure (exit 3) if they persist."""
+
+
+def not_found(region: str | None) -> str:
+    return (f"parameter not found in region {region or '?'} (check the name, and AWS_REGION "
+            "if the parameter lives in another region)")
 
 
 @dataclass(frozen=True)
@@ -110,9 +124,12 @@ def make_client(environ: Mapping[str, str]) -> Any:
     are honoured, which is how the tests point it at moto.
     """
     quiet_sdk_logging()
-    import boto3
-    import botocore.config
-    import botocore.exceptions
+    try:
+        import boto3
+        import botocore.config
+        import botocore.exceptions
+    except ImportError:
+        raise SetupProblem(NO_BOTO3) from None
 
     try:
         session = boto3.session.Session(
@@ -164,8 +181,19 @@ def is_connection_error(exc: BaseException) -> bool:
                       | botocore.exceptions.ReadTimeoutError)
 
 
+def is_server_error(exc: BaseException) -> bool:
+    """An HTTP 5xx or an AWS internal/unavailable error code."""
+    if _code(exc) in SERVER_ERROR_CODES:
+        return True
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return isinstance(status, int) and status >= 500
+    return False
+
+
 def retryable(exc: BaseException) -> bool:
-    return is_throttle(exc) or is_connection_error(exc)
+    return is_throttle(exc) or is_server_error(exc) or is_connection_error(exc)
 
 
 _SETUP_ERRORS = ("NoCredentialsError", "PartialCredentialsError", "NoRegionError")
@@ -177,19 +205,22 @@ def _raise_if_setup_problem(exc: Exception) -> None:
         raise SetupProblem(describe_failure(exc)) from None
 
 
-def describe_failure(exc: BaseException) -> str:
-    """A person-readable reason for a non-retryable error."""
+def describe_failure(exc: BaseException, region: str | None = None) -> str:
+    """A person-readable reason for a non-retryable error, with the region asked."""
     code = _code(exc)
     name = type(exc).__name__
     if name in ("NoCredentialsError", "PartialCredentialsError"):
         return NO_CREDENTIALS
     if name == "NoRegionError":
         return NO_REGION
+    where = f" in region {region}" if region else ""
     if code in ("AccessDeniedException", "AccessDenied"):
-        return ("access denied: the AWS identity lacks ssm:GetParameters(ByPath) on it "
-                "(or kms:Decrypt on its key)")
+        return (f"access denied{where}: grant the AWS identity ssm:GetParameters"
+                "(ByPath) on it (and kms:Decrypt on its key), or check AWS_REGION")
+    if code in ("ParameterNotFound", "ParameterVersionNotFound"):
+        return not_found(region)
     if code in CREDENTIAL_CODES:
-        return f"AWS rejected the credentials ({code})"
+        return f"AWS rejected the credentials{where} ({code}): refresh them"
     if code:
         return f"{code}: {getattr(exc, 'response', {}).get('Error', {}).get('Message', '')}"
     return f"{name}: {exc}"
@@ -205,22 +236,29 @@ class ParameterStore:
         policy: RetryPolicy | None = None,
         say: Callable[[str], None] = print,
         sleep: Callable[[float], None] = time.sleep,
+        region: str | None = None,
     ) -> None:
         self._factory = client_factory
+        self.region = region
         self._client: Any = None
         self.policy = policy or RetryPolicy()
         self.say = say
         self._sleep = sleep
 
-    def _call(self, op: str, result: FetchResult, **kwargs: Any) -> dict[str, Any]:
+    def _call(self, op: str, result: FetchResult, what: str, **kwargs: Any) -> dict[str, Any]:
         if self._client is None:
             self._client = self._factory()
+            self.region = self.region or getattr(
+                getattr(self._client, "meta", None), "region_name", None)
         method = getattr(self._client, op)
+        region = self.region or "?"
 
         def on_retry(n: int, delay: float, exc: BaseException) -> None:
-            kind = "throttled" if is_throttle(exc) else "unreachable"
-            self.say(f"Parameter Store {op} {kind} ({_code(exc) or type(exc).__name__}); "
-                     f"retry {n}/{self.policy.max_attempts - 1} in {delay:.2f}s")
+            kind = ("throttled" if is_throttle(exc) else
+                    "failed on the AWS side" if is_server_error(exc) else "unreachable")
+            self.say(f"Parameter Store {op} {kind} ({_code(exc) or type(exc).__name__}) for "
+                     f"{what} in {region}; retry {n}/{self.policy.max_attempts - 1} "
+                     f"in {delay:.2f}s")
 
         try:
             response: dict[str, Any] = call_with_retries(
@@ -229,9 +267,9 @@ class ParameterStore:
             )
         except RetriesExhausted as exc:
             raise InfraError(
-                f"Parameter Store {op} {exc.why}; last error: "
+                f"Parameter Store {op} for {what} in region {region} {exc.why}; last error: "
                 f"{_code(exc.last) or type(exc.last).__name__}: {exc.last}",
-                hint="AWS is throttling or unreachable; retry later, or raise "
+                hint="AWS is throttling, failing or unreachable; retry later, or raise "
                 "TIERS_SSM_MAX_ATTEMPTS / TIERS_SSM_MAX_SECONDS",
             ) from None
         return response
@@ -265,14 +303,15 @@ class ParameterStore:
             by_param.setdefault(w.parameter, []).append(w.var)
         for batch in batches(by_param):
             try:
-                response = self._call("get_parameters", result, Names=batch, WithDecryption=True)
+                response = self._call("get_parameters", result, ", ".join(batch), Names=batch,
+                                      WithDecryption=True)
             except SetupProblem:
                 raise
             except InfraError:
                 raise
             except Exception as exc:
                 _raise_if_setup_problem(exc)
-                reason = describe_failure(exc)
+                reason = describe_failure(exc, self.region)
                 for name in batch:
                     for var in by_param[name]:
                         result.problems[var] = reason
@@ -290,7 +329,7 @@ class ParameterStore:
                         result.values[var] = found[name]
                         result.parameters[var] = name
                     else:
-                        result.problems[var] = "parameter not found"
+                        result.problems[var] = not_found(self.region)
 
     def _fetch_path(
         self, path: str, result: FetchResult, already: Mapping[str, str], explicit: set[str]
@@ -304,12 +343,14 @@ class ParameterStore:
             if token:
                 kwargs["NextToken"] = token
             try:
-                response = self._call("get_parameters_by_path", result, **kwargs)
+                response = self._call("get_parameters_by_path", result, f"path {prefix}",
+                                      **kwargs)
             except InfraError:
                 raise
             except Exception as exc:
                 _raise_if_setup_problem(exc)
-                result.general.append(f"SSM path {prefix}: {describe_failure(exc)}")
+                result.general.append(
+                    f"SSM path {prefix}: {describe_failure(exc, self.region)}")
                 return
             for param in response.get("Parameters", []):
                 name = param["Name"]

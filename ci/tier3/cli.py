@@ -113,13 +113,15 @@ def _stages(only: str | None, attach: bool) -> list[Stage]:
     return chosen
 
 
-def _register_secrets(service: Service, environ: dict[str, str]) -> None:
-    """Mask declared secrets and those Tier 2 names, before anything prints."""
+def _register_secrets(service: Service, environ: dict[str, str],
+                      from_files: dict[str, str]) -> None:
+    """Mask declared secrets, those Tier 2 names, and secret-looking .env keys (as Tier 2
+    does), before anything prints."""
     from ci.tier2.secrets import looks_secret
 
     names = {v.name for v in service.requires if v.secret}
     names |= {n for n in environ.get(ENV_SECRET_NAMES, "").split(",") if n}
-    names |= {n for n in environ if looks_secret(n)}
+    names |= {n for n in from_files if looks_secret(n)}
     for name in names:
         masker.register(environ.get(name))
 
@@ -147,7 +149,7 @@ def _main(service: Service, args: argparse.Namespace, pytest_args: list[str],
 
     env_name, layered = _environment(service, args.env)
     environ = {**layered, **os.environ}
-    _register_secrets(service, environ)
+    _register_secrets(service, environ, layered)
     resolution = resolve_env(service, environ)
     for note in resolution.notes:
         console.info(note)

@@ -30,11 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ci.errors import BackendDied, InfraError, Interrupted, SuiteError
+from ci.junit import TestCounts, read_junit
 from ci.masking import redact
 from ci.service import Service
 from ci.tier3.children import ENV_SUITE_OF, my_children, stop_leftovers
 from ci.tier3.context import RunContext
-from ci.tier3.junit import read_junit
 
 DEFAULT_TIMEOUT = 300
 WATCH_INTERVAL = 0.25
@@ -137,6 +137,7 @@ def suite_environ(base: dict[str, str], artifacts: Path, run_id: str) -> dict[st
     env["PATH"] = os.pathsep.join([bindir, env.get("PATH", "")])
     # Keep coverage's data file out of the service's source tree.
     env["COVERAGE_FILE"] = str(artifacts / ".coverage")
+    env[ENV_COUNTS] = str(artifacts / COUNTS_FILE)
     env.setdefault("PYTHONUNBUFFERED", "1")
     env[ENV_SUITE_OF] = run_id
     return env
@@ -146,6 +147,8 @@ def suite_environ(base: dict[str, str], artifacts: Path, run_id: str) -> dict[st
 PLUGINS_DIR = Path(__file__).resolve().parent / "pytest_plugins"
 """Our pytest plugins, in a folder of their own put on pytest's PYTHONPATH."""
 ENV_GATE = "TIERS_GATE_FD"
+ENV_COUNTS = "TIERS_PYTEST_COUNTS"
+COUNTS_FILE = "pytest-counts.json"
 _STARTUP_ENV = re.compile(r"PATH|PYTHON.*|VIRTUAL_ENV|COV.*|COVERAGE.*|LD_.*|LANG|LC_.*")
 """Variables that shape interpreter start-up: a prestarted pytest must have seen the same."""
 
@@ -193,7 +196,8 @@ class PytestProcess:
             read_end, self._gate = os.pipe()
             self.env[ENV_GATE] = str(read_end)
         self.proc = subprocess.Popen(
-            [*argv[:3], "-p", "tiers_gate", *argv[3:]], cwd=cwd, env=self.env,
+            [*argv[:3], "-p", "tiers_gate", "-p", "tiers_counts", *argv[3:]], cwd=cwd,
+            env=self.env,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True, pass_fds=(read_end,) if read_end is not None else ())
         if read_end is not None:
@@ -324,9 +328,9 @@ def run_suite(ctx: RunContext) -> str:
         result = proc.wait(ctx.run.id, _watchdog(ctx))
     except (KeyboardInterrupt, Interrupted, BackendDied):
         ctx.failed = True
-        ctx.tests = read_junit(ctx.artifacts / "junit.xml")
+        ctx.tests = _counts(ctx, config)
         raise
-    ctx.tests = read_junit(ctx.artifacts / "junit.xml")
+    ctx.tests = _counts(ctx, config)
     if result.leftovers:
         ctx.console.warn(f"the suite left {len(result.leftovers)} process(es) running; "
                          f"stopped: {', '.join(result.leftovers)[:300]}")
@@ -351,6 +355,13 @@ def run_suite(ctx: RunContext) -> str:
     if PYTEST_EXIT.get(code, 1) != 0:
         ctx.failed = True
     return ctx.tests.summary() if ctx.tests else f"pytest exit code {code}"
+
+
+def _counts(ctx: RunContext, config: ProjectConfig) -> TestCounts | None:
+    """What pytest counted (its own closing figures), with failures located from JUnit."""
+    counts = read_junit(ctx.artifacts / "junit.xml", config.rootdir,
+                        [config.rootdir, ctx.service.directory])
+    return counts.with_pytest_counts(ctx.artifacts / COUNTS_FILE) if counts else None
 
 
 def _first_error(log: Path) -> str:

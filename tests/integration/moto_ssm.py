@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -94,3 +95,68 @@ class MotoSSM:
         except subprocess.TimeoutExpired:
             self.proc.kill()
         self.log.close()
+
+
+FAULTS: dict[str, tuple[int, str]] = {
+    "500": (500, '{"__type":"InternalServerError","message":"We encountered an internal error"}'),
+    "503": (503, '{"__type":"ServiceUnavailable","message":"Service Unavailable"}'),
+    "throttle": (400, '{"__type":"ThrottlingException","message":"Rate exceeded"}'),
+    "denied": (400, '{"__type":"AccessDeniedException","message":"User is not authorized"}'),
+}
+
+
+class FaultyProxy:
+    """A real HTTP hop in front of moto that answers the next requests with AWS faults.
+
+    ``faults`` is consumed one per request ("500", "503", "throttle",
+    "denied"); once empty (or with ``always`` set) requests are forwarded to
+    moto unchanged. boto3 sees real status codes and bodies over a socket.
+    """
+
+    def __init__(self, target: str, faults: list[str], always: str | None = None) -> None:
+        import http.server
+        import threading
+
+        self.faults = list(faults)
+        self.always = always
+        self.seen: list[str] = []
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                fault = proxy.faults.pop(0) if proxy.faults else proxy.always
+                proxy.seen.append(fault or "forwarded")
+                if fault:
+                    status, text = FAULTS[fault]
+                    data = text.encode()
+                    ctype = "application/x-amz-json-1.1"
+                else:
+                    headers = {k: v for k, v in self.headers.items()
+                               if k.lower() not in ("host", "content-length")}
+                    req = urllib.request.Request(target + self.path, data=body,
+                                                 headers=headers, method="POST")
+                    try:
+                        with urllib.request.urlopen(req, timeout=10) as resp:
+                            status, data = resp.status, resp.read()
+                            ctype = resp.headers.get("Content-Type", "")
+                    except urllib.error.HTTPError as err:
+                        status, data = err.code, err.read()
+                        ctype = err.headers.get("Content-Type", "")
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

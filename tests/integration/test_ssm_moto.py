@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from ci.tier2.ssm import NO_CREDENTIALS, ParameterStore, Wanted, make_client
-from tests.integration.moto_ssm import MotoSSM
+from ci.errors import InfraError
+from ci.tier2.retry import RetryPolicy
+from ci.tier2.ssm import NO_CREDENTIALS, ParameterStore, Wanted, make_client, not_found
+from tests.integration.moto_ssm import FaultyProxy, MotoSSM
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +46,8 @@ def test_batches_of_ten_and_every_missing_name_listed(moto_ssm: MotoSSM) -> None
     result = store_for(moto_ssm).fetch(wanted)
     assert moto_ssm.requests() == ["GetParameters"] * 3  # 23 names -> 10 + 10 + 3
     assert len(result.values) == 21 and result.values["V20"] == "value-20"
-    assert result.problems == {"GONE_A": "parameter not found", "GONE_B": "parameter not found"}
+    assert result.problems == {"GONE_A": not_found("us-east-1"), "GONE_B": not_found("us-east-1")}
+    assert "parameter not found in region us-east-1" in result.problems["GONE_A"]
 
 
 def test_path_prefix_is_paged(moto_ssm: MotoSSM) -> None:
@@ -75,3 +78,62 @@ def test_no_credentials_is_named_without_any_request(
         [Wanted("OPENAI_API_KEY", "/x/openai_api_key")])
     assert result.problems == {"OPENAI_API_KEY": NO_CREDENTIALS}
     assert moto_ssm.requests() == []
+
+
+def proxied_store(server: MotoSSM, proxy: FaultyProxy, said: list[str],
+                  policy: RetryPolicy | None = None) -> ParameterStore:
+    env = {**server.env(), "AWS_ENDPOINT_URL": proxy.url}
+    return ParameterStore(lambda: make_client(env), say=said.append, sleep=lambda _s: None,
+                          policy=policy or RetryPolicy(max_attempts=6, max_seconds=30))
+
+
+@pytest.mark.parametrize("faults", [["500", "503"], ["throttle", "throttle", "500"]])
+def test_server_errors_and_throttling_are_retried_aloud(moto_ssm: MotoSSM,
+                                                        faults: list[str]) -> None:
+    name = f"/t{uuid.uuid4().hex[:6]}/openai_api_key"
+    moto_ssm.put(name, "sk-after-retries")
+    proxy = FaultyProxy(moto_ssm.url, faults)
+    said: list[str] = []
+    try:
+        result = proxied_store(moto_ssm, proxy, said).fetch([Wanted("KEY", name)])
+    finally:
+        proxy.close()
+    assert result.values == {"KEY": "sk-after-retries"}
+    assert proxy.seen == [*faults, "forwarded"]
+    assert result.stats.retries == len(faults) and len(said) == len(faults)
+    assert all(name in line and "us-east-1" in line and "retry" in line for line in said)
+
+
+def test_persistent_503_is_infrastructure_naming_parameter_and_region(moto_ssm: MotoSSM) -> None:
+    proxy = FaultyProxy(moto_ssm.url, [], always="503")
+    said: list[str] = []
+    try:
+        with pytest.raises(InfraError) as caught:
+            proxied_store(moto_ssm, proxy, said, RetryPolicy(max_attempts=3)).fetch(
+                [Wanted("KEY", "/svc/openai_api_key")])
+    finally:
+        proxy.close()
+    assert caught.value.code == 3
+    assert "/svc/openai_api_key" in caught.value.message
+    assert "us-east-1" in caught.value.message and "after 3 attempts" in caught.value.message
+    assert proxy.seen == ["503"] * 3 and len(said) == 2
+
+
+def test_access_denied_is_a_problem_naming_region_and_what_to_do(moto_ssm: MotoSSM) -> None:
+    proxy = FaultyProxy(moto_ssm.url, [], always="denied")
+    try:
+        result = proxied_store(moto_ssm, proxy, []).fetch([Wanted("KEY", "/svc/key")])
+    finally:
+        proxy.close()
+    assert proxy.seen == ["denied"], "access denied is not retried"
+    assert "access denied in region us-east-1" in result.problems["KEY"]
+    assert "ssm:GetParameters" in result.problems["KEY"]
+
+
+def test_wrong_region_reports_not_found_in_that_region(moto_ssm: MotoSSM) -> None:
+    name = f"/t{uuid.uuid4().hex[:6]}/key"
+    moto_ssm.put(name, "v")  # in us-east-1
+    env = {**moto_ssm.env(), "AWS_REGION": "eu-west-3"}
+    result = ParameterStore(lambda: make_client(env), say=lambda s: None).fetch(
+        [Wanted("KEY", name)])
+    assert result.problems == {"KEY": not_found("eu-west-3")}

@@ -153,11 +153,14 @@ def test_failing_test_fails_the_job_with_summary_and_annotation(
     assert (run.artifacts / "demo-integration" / "20260101T000000Z" / "junit.xml").is_file()
 
 
-def test_missing_artifacts_fail_the_upload(demo: Path, tmp_path: Path) -> None:
+def test_missing_artifacts_only_warn_at_upload(demo: Path, tmp_path: Path) -> None:
+    """A run stopped before Tier 3 has nothing to upload; its own ::error says so, and
+    the upload step must not add a second red step (if-no-files-found: warn)."""
     _git_snapshot(demo)
     code, out, _ = _run(demo, "demo", tmp_path, extra_env={"DEMO_NO_ARTIFACTS": "1"})
-    assert code != 0
-    assert "no files found at artifacts/integration/demo/" in out
+    assert code == 0, out
+    assert ("::warning::stand-in upload-artifact: no files found at "
+            "artifacts/integration/demo/") in out
 
 
 def test_host_secrets_do_not_leak_into_the_job(

@@ -94,3 +94,26 @@ def test_zizmor_audit_can_fail(tmp_path: Path) -> None:
         "    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n"
         "      - run: echo ${{ github.event.pull_request.title }}\n")
     assert _medium_or_worse(_zizmor(bad))
+
+
+def test_zizmor_auditor_persona_reports_nothing() -> None:
+    """The strictest persona: every finding, whatever its severity or confidence."""
+    result = subprocess.run([tool("zizmor"), "--offline", "--persona", "auditor", "--format",
+                             "json", *map(str, WORKFLOWS)],
+                            capture_output=True, text=True, check=False)
+    findings = json.loads(result.stdout)
+    assert [f"{f['ident']}: {f['desc']}" for f in findings] == []
+
+
+def test_zizmor_auditor_flags_a_secret_outside_an_environment(tmp_path: Path) -> None:
+    """The auditor check can fail: the role ARN as a secret in a job without environment."""
+    bad = tmp_path / ".github" / "workflows" / "bad.yml"
+    bad.parent.mkdir(parents=True)
+    text = (ROOT / ".github" / "workflows" / "agent_executor-integration-tests.yml").read_text()
+    text = text.replace("vars.AWS_ROLE_ARN", "secrets.AWS_ROLE_ARN")
+    text = "\n".join(line for line in text.splitlines()
+                     if not line.strip().startswith("environment:")) + "\n"
+    bad.write_text(text)
+    result = subprocess.run([tool("zizmor"), "--offline", "--persona", "auditor", "--format",
+                             "json", str(bad)], capture_output=True, text=True, check=False)
+    assert "secrets-outside-env" in {f["ident"] for f in json.loads(result.stdout)}

@@ -83,3 +83,59 @@ def test_fetched_secret_reaches_tier3_and_leaks_nowhere(tmp_path: Path, moto_ssm
     assert leaks == []
     # Last, so a failing suite does not hide a leak: the whole chain passes.
     assert result.returncode == 0, out[-4000:]
+
+
+def test_a_failing_session_lets_nox_finish_and_keeps_its_exit_code(tmp_path: Path) -> None:
+    """Tier 3's exit 2 fails the session the nox way: matrix still runs, summary and
+    --report are written, and nox exits 2 (not nox's own 1)."""
+    report = tmp_path / "report.json"
+    env = {**clean_env(tmp_path), "CI": "false"}
+    result = nox(["-s", "integration-agent_executor", "matrix", "--report", str(report),
+                  "--", "--only", "bogus"], env)
+    out = result.stdout + result.stderr
+    assert result.returncode == 2, out
+    assert "unknown stage(s) ['bogus']" in out
+    assert '{"service":["agent_executor"]}' in out, "matrix did not run after the failure"
+    assert "Ran 2 sessions" in out, "nox printed no summary"
+    sessions = {s["name"]: s["result"] for s in json.loads(report.read_text())["sessions"]}
+    assert sessions == {"integration-agent_executor": "aborted", "matrix": "success"}
+
+
+def test_on_github_a_tier2_failure_leaves_one_annotation_and_a_summary(tmp_path: Path) -> None:
+    summary = tmp_path / "summary.md"
+    env = {**clean_env(tmp_path), "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)}
+    result = nox(["-s", "integration-agent_executor", "--", "--backend", "local"], env)
+    out = result.stdout + result.stderr
+    assert result.returncode == 2, out
+    errors = [line for line in out.splitlines() if line.startswith("::error")]
+    assert len(errors) == 1, out
+    assert "integration-agent_executor failed: exit 2" in errors[0]
+    assert "OPENAI_API_KEY" in errors[0] and "no artifacts under" in errors[0]
+    assert "agent_executor integration tests: failed (exit 2)" in summary.read_text()
+
+
+def test_tags_select_every_suite_and_k_never_runs_one_twice(tmp_path: Path) -> None:
+    env = {**clean_env(tmp_path), "CI": "false"}
+    listed = nox(["-l", "--json", "-t", "integration"], env)
+    sessions = json.loads(listed.stdout)
+    assert {s["name"] for s in sessions} == {"integration-agent_executor"}
+    assert all(s["tags"] == ["integration", s["name"].removeprefix("integration-")]
+               for s in sessions)
+
+    result = nox(["-k", "integration", "--", "--only", "bogus"], env)
+    out = result.stdout + result.stderr
+    assert result.returncode == 2, out
+    assert out.count("unknown stage(s) ['bogus']") == 1, "a suite ran twice"
+    assert "integration-agent_executor: selected on its own in this nox run" in out
+
+
+@pytest.mark.parametrize(("args", "extra"), [(["--", "--env", "stagign"], {}),
+                                             ([], {"TIERS_ENV": "prdo"})])
+def test_a_misspelt_environment_exits_2_listing_those_that_exist(
+        tmp_path: Path, args: list[str], extra: dict[str, str]) -> None:
+    env = {**clean_env(tmp_path), "CI": "false", **extra}
+    result = nox(["-s", "integration-agent_executor", *args], env)
+    out = result.stdout + result.stderr
+    assert result.returncode == 2, out
+    assert "does not exist (from --env or TIERS_ENV); environments: ci, local" in out
+    assert "pip install" not in out and "Tier 3 command" not in out.split("environments:")[1]

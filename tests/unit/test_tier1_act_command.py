@@ -31,7 +31,7 @@ def test_command_is_self_hosted_offline_with_stand_ins(tmp_path: Path) -> None:
     assert set(replaced) == {a.ref for a in actions.ALL}
     for folder in replaced.values():
         assert (Path(folder) / "action.yml").is_file()
-    assert _values(cmd, "--secret") == [f"AWS_ROLE_ARN={act.FAKE_ROLE_ARN}"]
+    assert _values(cmd, "--var") == [f"AWS_ROLE_ARN={act.FAKE_ROLE_ARN}"]
     # act must not read the checkout's .env/.secrets: Tier 2 owns those.
     for flag in ("--env-file", "--secret-file", "--var-file", "--input-file"):
         assert _values(cmd, flag) == [str(tmp_path / "work" / "empty")]

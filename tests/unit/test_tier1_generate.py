@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ci.errors import ConfigError
+from ci.errors import ConfigError, TiersError
 from ci.tier1 import actions, generate, workflows
 from ci.tier1.discovery import service_names
 
@@ -47,7 +47,8 @@ def test_every_service_has_a_workflow() -> None:
 def test_service_workflow_calls_exactly_one_nox_session() -> None:
     wf = workflows.service_workflow("svc")
     runs = [s["run"] for s in _steps(wf, "integration") if "run" in s]
-    assert runs == ["pip install nox", "nox -s integration-svc"]
+    assert runs == [f"pip install nox=={workflows.NOX_VERSION} boto3=={workflows.BOTO3_VERSION}",
+                    "nox -s integration-svc"]
     nox_step = next(s for s in _steps(wf, "integration") if s.get("run") == runs[1])
     assert nox_step["env"] == {"CI": "true"}
 
@@ -71,13 +72,13 @@ def test_service_workflow_steps_in_order() -> None:
                     "actions/setup-python", "actions/upload-artifact"]
     checkout, aws, python = steps[0], steps[1], steps[2]
     assert checkout["with"] == {"persist-credentials": False}
-    assert aws["with"]["role-to-assume"] == "${{ secrets.AWS_ROLE_ARN }}"
+    assert aws["with"]["role-to-assume"] == "${{ vars.AWS_ROLE_ARN }}"  # an ARN is no secret
     assert aws["with"]["aws-region"] == "us-east-1"
     assert python["with"]["python-version"] == "3.11" and python["with"]["cache"] == "pip"
     upload = steps[-1]
     assert upload["if"] == "always()"
     assert upload["with"]["path"] == "artifacts/integration/svc/"
-    assert upload["with"]["if-no-files-found"] == "error"
+    assert upload["with"]["if-no-files-found"] == "warn"
 
 
 def test_all_actions_pinned_to_full_shas_with_version_comment() -> None:
@@ -102,8 +103,9 @@ def test_framework_workflow_runs_the_readme_command() -> None:
 def test_all_services_matrix_comes_from_discovery_through_env() -> None:
     wf = workflows.all_services_workflow()
     discover = wf["jobs"][workflows.MATRIX_JOB]
-    assert any(s.get("run") == "nox -s matrix" and s.get("id") == "matrix"
-               for s in discover["steps"])
+    [step] = [s for s in discover["steps"] if s.get("id") == "matrix"]
+    assert step["run"].startswith("nox -l --json -t integration > ")
+    assert "python -m ci.tier1.generate --matrix-from" in step["run"]
     job = wf["jobs"]["integration"]
     assert job["strategy"]["matrix"] == "${{ fromJSON(needs.discover.outputs.matrix) }}"
     for step in job["steps"]:
@@ -118,7 +120,9 @@ def test_matrix_lists_every_service_and_writes_github_output(
     root = _tree(tmp_path / "repo", "beta", "alpha")
     output = tmp_path / "github_output"
     monkeypatch.setenv("GITHUB_OUTPUT", str(output))
-    generate.emit_matrix(root)
+    listing = [{"name": f"integration-{n}", "tags": ["integration", n]} for n in ("beta", "alpha")]
+    listing.append({"name": "tests", "tags": []})
+    generate.emit_matrix(root, listing)
     printed = json.loads(capsys.readouterr().out)
     assert printed == {"service": ["alpha", "beta"]}
     assert output.read_text() == 'matrix={"service":["alpha","beta"]}\n'
@@ -181,3 +185,40 @@ class _Session:
 
 def test_session_check_passes_on_this_checkout() -> None:
     generate.session_workflows(_Session("--check"))  # type: ignore[arg-type]
+
+
+def test_oidc_jobs_run_in_the_environment_the_role_trusts() -> None:
+    for wf, job in ((workflows.service_workflow("svc"), "integration"),
+                    (workflows.all_services_workflow(), "integration")):
+        assert wf["jobs"][job]["environment"] == workflows.AWS_ENVIRONMENT
+        assert "secrets." not in json.dumps(wf)
+    for name, job in workflows.framework_workflow()["jobs"].items():
+        assert "environment" not in job, name  # no OIDC, no environment
+
+
+def test_pushes_to_main_are_never_cancelled() -> None:
+    for wf in (workflows.service_workflow("svc"), workflows.framework_workflow(),
+               workflows.all_services_workflow()):
+        cancel = wf["concurrency"]["cancel-in-progress"]
+        assert cancel is False or cancel == "${{ github.ref != 'refs/heads/main' }}"
+
+
+def test_a_workflow_runs_lint_and_every_nox_install_is_pinned() -> None:
+    framework = workflows.framework_workflow()
+    assert any(s.get("run") == "nox -s lint" for s in _steps(framework, "lint"))
+    for path in sorted((ROOT / workflows.WORKFLOWS_DIR).glob("*.yml")):
+        for line in path.read_text().splitlines():
+            if "pip install" in line:
+                assert f"nox=={workflows.NOX_VERSION}" in line, f"{path.name}: {line}"
+
+
+def test_matrix_is_read_from_nox_tags_and_rejects_a_mismatched_tag() -> None:
+    listing = [{"name": "integration-a", "tags": ["integration", "a"]},
+               {"name": "integration", "tags": []}, {"name": "lint", "tags": []}]
+    assert generate.matrix_from_sessions(listing) == {"service": ["a"]}
+    with pytest.raises(TiersError, match="no service tag"):
+        generate.matrix_from_sessions([{"name": "integration-a", "tags": ["integration"]}])
+
+
+def test_matrix_from_the_real_nox_listing_matches_the_services() -> None:
+    assert generate.matrix(ROOT) == {"service": service_names(ROOT)}

@@ -9,6 +9,7 @@ import pytest
 
 from ci.errors import ConfigError
 from ci.tier2.envfiles import PROCESS_ENV, layer_files, load_layers
+from ci.tier2.secrets import looks_secret
 
 
 def write(path: Path, text: str) -> None:
@@ -83,3 +84,49 @@ def test_environment_name_must_be_plain(repo: tuple[Path, Path]) -> None:
 
 def test_process_env_label_constant() -> None:
     assert PROCESS_ENV == "process env"
+
+
+@pytest.mark.parametrize("name", ["DB_PASS", "GITHUB_PAT", "SLACK_WEBHOOK_URL", "DB_PWD",
+                                  "SENTRY_DSN", "OPENAI_API_KEY", "AWS_SECRET_ACCESS_KEY",
+                                  "JWT_SIGNING_KEY", "REDIS_PASSWORD", "PASS"])
+def test_secret_like_names_are_secret(name: str) -> None:
+    assert looks_secret(name)
+
+
+@pytest.mark.parametrize("name", ["PATH", "PASSTHROUGH", "DISABLE_VAULT_AUTH", "COMPASS_URL",
+                                  "LOG_LEVEL", "PATTERN", "KEYSPACE"])
+def test_ordinary_names_are_not(name: str) -> None:
+    assert not looks_secret(name)
+
+
+def test_an_unknown_environment_lists_those_that_exist(repo: tuple[Path, Path]) -> None:
+    root, svc = repo
+    write(root / ".env.staging", "A=1\n")
+    write(svc / ".env.prod", "A=1\n")
+    with pytest.raises(ConfigError) as caught:
+        load_layers(root, svc, "stagign", {})
+    assert caught.value.code == 2
+    assert "environments: ci, local, prod, staging" in caught.value.message
+    assert "did you mean 'staging'" in caught.value.message
+    assert load_layers(root, svc, "prod", {}).values == {"A": "1"}
+    assert load_layers(root, svc, "ci", {}).values == {}  # built in, no file needed
+
+
+def test_a_malformed_line_names_file_and_line(repo: tuple[Path, Path]) -> None:
+    root, svc = repo
+    write(svc / ".env", "# comment\nGOOD=1\n\nthis is not a binding\n")
+    with pytest.raises(ConfigError) as caught:
+        load_layers(root, svc, "local", {})
+    assert caught.value.message.startswith("services/svc/.env:4: not a KEY=value line")
+    write(svc / ".env", 'A="never closed\nB=2\n')
+    with pytest.raises(ConfigError, match=r"services/svc/\.env:1: \" is never closed"):
+        load_layers(root, svc, "local", {})
+
+
+def test_the_usual_dotenv_syntax_is_read(repo: tuple[Path, Path]) -> None:
+    root, svc = repo
+    write(root / ".env", "export A=plain # a comment\nB='lit ${A} #x'\n"
+          'C="line1\\nq\\"${A}"\nD=${MISSING:-fallback}/${HOME_X}\nE="two\nlines"\n')
+    values = load_layers(root, svc, "local", {"HOME_X": "h"}).values
+    assert values == {"A": "plain", "B": "lit ${A} #x", "C": 'line1\nq"plain',
+                      "D": "fallback/h", "E": "two\nlines"}

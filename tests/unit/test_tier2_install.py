@@ -47,3 +47,41 @@ def test_requirement_files_follow_includes(tmp_path: Path) -> None:
     (tmp_path / "b.txt").write_text("-r a.txt\n")  # a cycle must not loop
     files = requirement_files(["-r", "a.txt"], tmp_path)
     assert [f.name for f in files] == ["a.txt", "b.txt", "c.txt"]
+
+
+def test_every_input_of_the_install_is_hashed(tmp_path: Path) -> None:
+    """A service's own pyproject (its dependency groups), lock files, an editable
+    project's files and the framework's pyproject each invalidate the stamp."""
+    root = tmp_path / "repo"
+    svc = root / "services" / "svc"
+    lib = root / "lib"
+    svc.mkdir(parents=True)
+    lib.mkdir()
+    (root / "pyproject.toml").write_text("[project]\nname='framework'\n")
+    (svc / "requirements.txt").write_text("redis\n-e ../../vendored  # a local package\n")
+    (svc / "pyproject.toml").write_text("[dependency-groups]\ntest = ['pytest']\n")
+    (root / "vendored").mkdir()
+    (root / "vendored" / "pyproject.toml").write_text("[project]\nname='v'\n")
+    (lib / "setup.cfg").write_text("[metadata]\nname=lib\n")
+    (tmp_path / "venv").mkdir()
+    session = FakeSession(tmp_path / "venv")
+    args = ["-e", ".[local]", "-e", "lib", "-r", str(svc / "requirements.txt")]
+
+    def installs_again() -> bool:
+        return not ensure_installed(session, args, root, watch=[svc]).skipped
+
+    assert installs_again()
+    assert not installs_again()
+    changes = [
+        (svc / "pyproject.toml", "[dependency-groups]\ntest = ['pytest', 'httpx']\n"),
+        (svc / "uv.lock", "version = 1\n"),
+        (root / "vendored" / "pyproject.toml", "[project]\nname='v'\ndependencies=['x']\n"),
+        (svc / "requirements.txt", "redis>=5\n-e ../../vendored\n"),
+        (lib / "setup.cfg", "[metadata]\nname=lib\nversion=2\n"),
+        (root / "uv.lock", "version = 1\n"),
+        (root / "pyproject.toml", "[project]\nname='framework'\nversion='2'\n"),
+    ]
+    for path, text in changes:
+        path.write_text(text)
+        assert installs_again(), f"a change to {path.relative_to(root)} was not noticed"
+        assert not installs_again()

@@ -107,7 +107,7 @@ def test_nox_lists_a_new_service_without_touching_the_noxfile(tmp_path: Path) ->
     nox = str(Path(sys.executable).parent / "nox")
     out = subprocess.run([nox, "-l"], cwd=tmp_path, capture_output=True, text=True,
                          env={**os.environ, "NOX_SCRIPT_MODE": "none"}, check=True).stdout
-    assert "integration-brand_new -> " in out
+    assert "integration-brand_new [integration,brand_new] -> " in out
     for name in ("integration ", "tests ", "lint ", "images ", "workflows ", "matrix ",
                  "tier1 "):
         assert f"- {name}" in out or f"* {name}" in out, name
@@ -127,3 +127,22 @@ def test_tests_session_lets_pytest_exit_5_fail(tmp_path: Path) -> None:
         install=lambda *a: None, run=lambda *a, **kw: calls.append((a, kw)))
     _tests(tmp_path)(session)
     assert calls == [(("pytest", "-k", "x"), {})]
+
+
+def test_sessions_that_install_nothing_build_no_venv_and_suites_are_tagged() -> None:
+    code = (
+        "import json, nox\n"
+        "from pathlib import Path\n"
+        "from ci.tier2.sessions import register\n"
+        "register(Path('.').resolve())\n"
+        "print(json.dumps({n: [f.venv_backend, f.tags] for n, f in nox.registry.get().items()}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout
+    import json
+
+    sessions = json.loads(out)
+    for name in ("integration", "images", "workflows", "matrix", "tier1"):
+        assert sessions[name] == ["none", []], name  # the aggregate matches no tag
+    assert sessions["integration-agent_executor"][1] == ["integration", "agent_executor"]
+    assert sessions["tests"][0] is None  # the default: a real venv

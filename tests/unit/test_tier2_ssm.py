@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from ci.tier2.ssm import (
     Wanted,
     batches,
     env_name_for,
+    not_found,
 )
 
 
@@ -104,7 +106,7 @@ def test_not_found_lists_every_missing_parameter() -> None:
     fake = FakeSSM({"/p/a": "v"})
     ps, _, _ = store(fake)
     result = ps.fetch([Wanted("A", "/p/a"), Wanted("B", "/p/b"), Wanted("C", "/p/c")])
-    assert result.problems == {"B": "parameter not found", "C": "parameter not found"}
+    assert result.problems == {"B": not_found(None), "C": not_found(None)}
 
 
 def test_throttling_is_retried_counted_and_reported() -> None:
@@ -166,3 +168,24 @@ def test_path_is_paged_and_does_not_override_what_is_set() -> None:
 def test_env_name_for() -> None:
     assert env_name_for("/zerotouch/prod/agent-executor/openai_api_key") == "OPENAI_API_KEY"
     assert env_name_for("/a/b/db-password") == "DB_PASSWORD"
+
+
+def test_without_boto3_every_wanted_variable_says_how_to_get_it(tmp_path: Path) -> None:
+    """nox installed alone (`pip install nox`): exit 2 naming boto3, not a traceback."""
+    import subprocess
+    import sys
+
+    blocker = tmp_path / "boto3"
+    blocker.mkdir()
+    (blocker / "__init__.py").write_text("raise ImportError('blocked for the test')\n")
+    code = (
+        "from ci.tier2.ssm import ParameterStore, Wanted, make_client, NO_BOTO3\n"
+        "r = ParameterStore(lambda: make_client({'AWS_REGION': 'us-east-1'}),"
+        " say=print).fetch([Wanted('K', '/p/k')])\n"
+        "assert r.problems == {'K': NO_BOTO3}, r.problems\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
+                          text=True, check=False,
+                          env={"PYTHONPATH": f"{tmp_path}:{root}", "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
