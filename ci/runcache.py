@@ -121,23 +121,56 @@ def packages_digest(prefix: Path | None = None) -> str:
     return h.hexdigest()
 
 
-def compose_images(service: Service, environ: Mapping[str, str] | None = None) -> list[str]:
-    """The image references the service's compose file names (empty without one)."""
+def compose_image_map(service: Service,
+                      environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``compose service -> image`` from the service's compose file (empty without one).
+
+    The nox process has no PyYAML; there the top-level ``services:`` block is
+    read by indentation, which covers the image lines a compose file holds.
+    """
     from ci.backends.compose.composefile import interpolate
 
     path = service.compose_path
     if not path.exists():
-        return []
-    text = path.read_text(encoding="utf-8")
+        return {}
     try:
-        import yaml
-    except ImportError:  # the nox process has no PyYAML: read `image:` lines
-        images = [line.split(":", 1)[1].strip().strip("'\"") for line in text.splitlines()
-                  if line.strip().startswith("image:")]
-        return sorted({interpolate(i, environ) for i in images if i})
+        import yaml  # noqa: F401
+    except ImportError:
+        return {name: interpolate(image, environ)
+                for name, image in _image_lines(path.read_text(encoding="utf-8")).items()}
     from ci.backends.compose.composefile import load
 
-    return sorted(set(load(path).images(environ).values()))
+    return load(path).images(environ)
+
+
+def _image_lines(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    in_services = False
+    service_indent: int | None = None
+    current = ""
+    for raw in text.splitlines():
+        line = raw.split(" #", 1)[0].rstrip()
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        indent = len(line) - len(line.lstrip())
+        if indent == 0:
+            in_services = line.startswith("services:")
+            service_indent = None
+            continue
+        if not in_services:
+            continue
+        if service_indent is None:
+            service_indent = indent
+        if indent == service_indent and line.strip().endswith(":"):
+            current = line.strip()[:-1].strip("'\"")
+        elif current and line.strip().startswith("image:"):
+            out[current] = line.split(":", 1)[1].strip().strip("'\"")
+    return out
+
+
+def compose_images(service: Service, environ: Mapping[str, str] | None = None) -> list[str]:
+    """The image references the service's compose file names."""
+    return sorted(set(compose_image_map(service, environ).values()))
 
 
 def image_ids(images: Iterable[str]) -> dict[str, str]:

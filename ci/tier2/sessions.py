@@ -13,8 +13,6 @@ from __future__ import annotations
 import importlib
 import os
 import shlex
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -147,19 +145,14 @@ def _integration_session(found: Found, repo_root: Path) -> Callable[[Any], None]
     return body
 
 
-def _all_session(names: list[str], noxfile: Path) -> Callable[[Any], None]:
+def _all_session(found: list[Found], repo_root: Path) -> Callable[[Any], None]:
     def body(session: Any) -> None:
-        console = Console(prefix="tier2")
-        codes: dict[str, int] = {}
-        for name in names:
-            cmd = [sys.executable, "-m", "nox", "-f", str(noxfile), "-s",
-                   f"integration-{name}", "--", *session.posargs]
-            codes[name] = subprocess.run(cmd, check=False).returncode
-        for name, code in codes.items():
-            console.info(f"integration-{name}: exit {code}")
-        finish(max(codes.values(), default=0), console, "integration")
+        from ci.tier2.multirun import session_all
 
-    body.__doc__ = "Every service's integration suite, one nox run each; exits with the worst code."
+        finish(session_all(session, found, repo_root), Console(prefix="tier2"), "integration")
+
+    body.__doc__ = ("Every service's integration suite, side by side (-- --list, --filter, "
+                    "--dry-run, --jobs N, --fail-fast); exits with the worst code.")
     return body
 
 
@@ -199,7 +192,6 @@ def register(repo_root: Path) -> list[str]:
     """Register every session; returns their names (for tests)."""
     nox.options.reuse_venv = "yes"
     nox.options.default_venv_backend = "uv|virtualenv"
-    noxfile = repo_root / "noxfile.py"
     found = discover(repo_root)
     names: list[str] = []
 
@@ -209,7 +201,7 @@ def register(repo_root: Path) -> list[str]:
 
     for svc in found:
         add(f"integration-{svc.name}", _integration_session(svc, repo_root), default=False)
-    add("integration", _all_session([s.name for s in found], noxfile), venv_backend="none",
+    add("integration", _all_session(found, repo_root), venv_backend="none",
         default=False)
     add("tests", _tests(repo_root))
     add("lint", _lint(repo_root))
