@@ -21,6 +21,9 @@ from inventory.config import Settings
 
 class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 resets connections when a burst of
+    # clients arrives while the accept loop is busy (seen on a loaded machine).
+    request_queue_size = 128
 
 
 class QuietHandler(WSGIRequestHandler):
