@@ -47,6 +47,8 @@ def render(summary: Mapping[str, Any]) -> str:
             status += f": {row['error']}"
         elif first.get("test"):
             status += f": {first['test']}"
+        elif row.get("notes"):
+            status += f": {row['notes'][0]}"
         lines.append("| " + " | ".join(cell(c) for c in (
             row["name"], status, row.get("backend") or "-", _tests(row),
             f"{float(row.get('seconds') or 0):.1f}s", _stages(row),

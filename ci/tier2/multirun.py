@@ -28,7 +28,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -134,7 +134,7 @@ class MultiRun:
                  base: Path, stream: TextIO | None = None,
                  environ: Mapping[str, str] | None = None,
                  passthrough: Sequence[str] = (),
-                 command: Sequence[str] | None = None) -> None:
+                 command: Callable[[str], list[str]] | None = None) -> None:
         self.repo_root = repo_root
         self.jobs = max(1, jobs)
         self.fail_fast = fail_fast
@@ -145,15 +145,16 @@ class MultiRun:
         names = [str(s["name"]) for s in services]
         self.printer = Printer(names, stream)
         self.console = Console(prefix="integration", stream=stream)
-        self.runs = [
-            ServiceRun(name=str(s["name"]),
-                       command=list(command or [sys.executable, "-m", "nox", "-f",
-                                                str(repo_root / "noxfile.py"), "-s",
-                                                str(s["session"]), "--",
-                                                *passthrough]),
-                       log=base / str(s["name"]) / f"session-{self.stamp}.log")
-            for s in services
-        ]
+        noxfile = str(repo_root / "noxfile.py")
+
+        def nox_command(name: str) -> list[str]:
+            return [sys.executable, "-m", "nox", "-f", noxfile, "-s", f"integration-{name}",
+                    "--", *passthrough]
+
+        make = command or nox_command
+        self.runs = [ServiceRun(name=name, command=make(name),
+                                log=base / name / f"session-{self.stamp}.log")
+                     for name in names]
         self.interrupted = False
         self.interrupted_at: float | None = None
         self.stopping = False
@@ -393,7 +394,8 @@ def _session(posargs: list[str], found: list[Found], repo_root: Path,
 
 
 def run_plan(the_plan: Mapping[str, Any], args: Args, repo_root: Path, console: Console,
-             stream: TextIO | None = None, command: Sequence[str] | None = None) -> int:
+             stream: TextIO | None = None,
+             command: Callable[[str], list[str]] | None = None) -> int:
     from ci.report import write_report
 
     base = artifacts_base(repo_root)
