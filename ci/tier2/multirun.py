@@ -217,7 +217,9 @@ class MultiRun:
         assert run.proc is not None
         run.proc.wait()
         if run.reader is not None:
-            run.reader.join()
+            # A process left behind may hold the pipe open: do not wait on it
+            # here; _finish kills the group, which closes the pipe.
+            run.reader.join(GRACE_SECONDS)
         self._done.put(run)
 
     def _finish(self, run: ServiceRun) -> None:
@@ -228,6 +230,11 @@ class MultiRun:
             run.notes.append(f"killed {len(left)} process(es) left in its group: "
                              f"{', '.join(map(str, left))}")
             _kill_group(run.proc.pid)
+        if run.reader is not None:
+            run.reader.join(GRACE_SECONDS)
+            if run.reader.is_alive():
+                run.notes.append("its output pipe is still held open by a process outside "
+                                 "its group; the log may be incomplete")
         code = run.proc.returncode
         if code < 0:  # killed by a signal before it could say anything
             code = 130 if (self.interrupted or run.cancelled) else int(ExitCode.INFRA)
