@@ -18,6 +18,7 @@ session waits for all of them before it reports.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -181,10 +182,8 @@ class MultiRun:
         proc = run.proc
         if proc is None or proc.poll() is not None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
 
     # -- running ---------------------------------------------------------------
     def _start(self, run: ServiceRun) -> None:
@@ -358,10 +357,8 @@ def wait_group_gone(pgid: int, seconds: float) -> list[int]:
 
 
 def _kill_group(pgid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 # -- the session ------------------------------------------------------------------
@@ -387,13 +384,13 @@ def _session(posargs: list[str], found: list[Found], repo_root: Path,
     the_plan = plan.build(found, repo_root, filters=args.filters,
                           passthrough=args.passthrough, jobs=jobs, jobs_reason=reason,
                           fail_fast=args.fail_fast, timeout=args.timeout,
-                          with_cache=args.list or args.dry_run)
+                          with_cache=args.list_only or args.dry_run)
     out = stream or sys.stdout
-    if args.list or args.dry_run:
+    if args.list_only or args.dry_run:
         if args.json:
             out.write(json.dumps(the_plan, indent=2) + "\n")
         else:
-            lines = (plan.render_list(the_plan) if args.list
+            lines = (plan.render_list(the_plan) if args.list_only
                      else plan.render_dry_run(the_plan))
             out.write("\n".join(lines) + "\n")
         return 0

@@ -44,7 +44,7 @@ OPTIONS: tuple[Option, ...] = (
 
 @dataclass(frozen=True)
 class Args:
-    list: bool
+    list_only: bool
     filters: list[str]
     dry_run: bool
     json: bool
@@ -84,6 +84,6 @@ def parse(posargs: Sequence[str]) -> Args:
     if ns.json and not (ns.list or ns.dry_run):
         raise ConfigError("--json goes with --list or --dry-run",
                           hint="nox -s integration -- --dry-run --json")
-    return Args(list=ns.list, filters=list(ns.filter), dry_run=ns.dry_run, json=ns.json,
+    return Args(list_only=ns.list, filters=list(ns.filter), dry_run=ns.dry_run, json=ns.json,
                 jobs=ns.jobs, fail_fast=ns.fail_fast, timeout=ns.timeout,
                 passthrough=[*rest, *tail])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from inv_client import ServerProcess, server_env
-
 from inventory.config import Settings
 
 
