@@ -3,10 +3,11 @@
 A service's run holds a nox process, Tier 3, pytest with coverage, the
 service's own processes and its servers (local processes or containers). Its
 peak memory was measured with ``python benchmarks/bench_multirun.py
---footprint`` (the sum of the resident memory of every process the run
-started, plus its containers' memory as the Docker engine reports it, sampled
-every 0.2 s); :data:`FOOTPRINT_MB` holds the largest peak seen, rounded up,
-per backend. The default ``--jobs`` is then the smallest of: the services
+--footprint`` (the proportional set size of every process the run started,
+plus its containers' anonymous and shared memory from their cgroup, sampled
+every 0.2 s); :data:`FOOTPRINT_MB` holds the largest peak of the example
+services, rounded up to 50 MiB, per backend (docs/multi-service.md has the
+figures). The default ``--jobs`` is then the smallest of: the services
 selected, the CPUs this process may use, and the memory the kernel reports
 available divided by that footprint.
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-FOOTPRINT_MB: dict[str, int] = {"local": 400, "compose": 400}
+FOOTPRINT_MB: dict[str, int] = {"local": 200, "compose": 200}
 """Peak memory of one service run, per backend (see the module docstring)."""
 DEFAULT_FOOTPRINT_MB = max(FOOTPRINT_MB.values())
 """For ``auto``: the backend is decided by each run, so assume the larger."""

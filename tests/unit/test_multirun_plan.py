@@ -108,7 +108,7 @@ def test_workflow_commands_are_never_prefixed_and_everything_else_is() -> None:
 
 @pytest.mark.parametrize("cores, free, services, jobs, decided", [
     (2, 16000, 5, 2, "cpus"),
-    (8, 256 + 3 * 400, 5, 3, "memory"),
+    (8, 256 + 3 * 200, 5, 3, "memory"),
     (8, 16000, 2, 2, "services"),
     (8, 100, 2, 1, "memory"),
 ])
