@@ -36,6 +36,9 @@ OPTIONS: tuple[Option, ...] = (
            "(`--backend` wins over it)."),
     Option("TIERS_ARTIFACTS_DIR", "Tier 3", "`<checkout>/artifacts`",
            "Base folder for run artifacts (`--artifacts` wins over it)."),
+    Option("TIERS_NO_CACHE", "Tier 3, `nox -s integration`", "unset",
+           "`1`: ignore cached passed runs (`ci/runcache.py`) and run for real, like "
+           "`--no-cache`."),
     # -- Parameter Store -----------------------------------------------------
     Option("TIERS_SSM", "Tier 2", "`auto`",
            "`auto`: call Parameter Store only for declared variables that are unset and "
