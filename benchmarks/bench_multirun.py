@@ -42,7 +42,8 @@ def timed(cmd: list[str]) -> tuple[float, int]:
 def compare(pairs: int, backend: str) -> None:
     base = [*NOX, "-s", "integration", "--", "--backend", backend]
     ratios: list[float] = []
-    print(f"backend {backend}; baseline: {' '.join(base[3:])} --jobs 1")
+    print(f"backend {backend}: nox -s integration -- --backend {backend} --jobs 1 (baseline) "
+          "vs --jobs 2")
     for i in range(pairs):
         seq, seq_code = timed([*base, "--jobs", "1"])
         par, par_code = timed([*base, "--jobs", "2"])
@@ -111,31 +112,37 @@ def container_mb(service: str) -> float:
     return total / 2**20
 
 
+def _poll_containers(service: str, stop: threading.Event, box: list[float]) -> None:
+    while not stop.is_set():
+        box[0] = container_mb(service)
+        stop.wait(1.0)
+
+
+def measure(service: str, backend: str) -> tuple[int, float, float]:
+    """``(exit code, processes MiB, containers MiB)`` at the run's peak."""
+    proc = subprocess.Popen([*NOX, "-s", f"integration-{service}", "--", "--backend",
+                             backend], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    peak = (0.0, 0.0)
+    box = [0.0]
+    stop = threading.Event()
+    watcher = threading.Thread(target=_poll_containers, args=(service, stop, box), daemon=True)
+    watcher.start()
+    while proc.poll() is None:
+        procs = tree_pss_mb(proc.pid)
+        if procs + box[0] > sum(peak):
+            peak = (procs, box[0])
+        time.sleep(0.2)
+    stop.set()
+    watcher.join()
+    return proc.returncode, peak[0], peak[1]
+
+
 def footprint(backend: str, services: list[str]) -> None:
     for service in services:
-        proc = subprocess.Popen([*NOX, "-s", f"integration-{service}", "--", "--backend",
-                                 backend], cwd=ROOT, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        peak = [0.0, 0.0]
-        containers = [0.0]
-        stop = threading.Event()
-
-        def poll_containers(svc: str = service) -> None:
-            while not stop.is_set():
-                containers[0] = container_mb(svc)
-                stop.wait(1.0)
-
-        watcher = threading.Thread(target=poll_containers, daemon=True)
-        watcher.start()
-        while proc.poll() is None:
-            procs = tree_pss_mb(proc.pid)
-            if procs + containers[0] > sum(peak):
-                peak = [procs, containers[0]]
-            time.sleep(0.2)
-        stop.set()
-        watcher.join()
-        print(f"{service} ({backend}, exit {proc.returncode}): peak {sum(peak):.0f} MiB "
-              f"(processes {peak[0]:.0f} MiB, containers {peak[1]:.0f} MiB)", flush=True)
+        code, procs, containers = measure(service, backend)
+        print(f"{service} ({backend}, exit {code}): peak {procs + containers:.0f} MiB "
+              f"(processes {procs:.0f} MiB, containers {containers:.0f} MiB)", flush=True)
 
 
 def main() -> int:

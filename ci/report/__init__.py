@@ -38,4 +38,22 @@ def write_report(records: Sequence[Mapping[str, Any]], base: Path, *, started: d
     return lines
 
 
-__all__ = ["write_report"]
+def markdown_for_run(run_dir: Path, *, seconds: float | None = None) -> str:
+    """The same Markdown table for one service's run (a matrix job's step summary)."""
+    run = summary._read_run_json(run_dir)
+    code = run.get("exit_code")
+    status = {0: "passed", 1: "failed", 2: "config error", 3: "infra error",
+              130: "interrupted"}.get(code if isinstance(code, int) else -1, f"exit {code}")
+    base = run_dir.parent.parent
+    if seconds is None:
+        seconds = sum(float(s.get("seconds", 0)) for s in run.get("stages", [])
+                      if isinstance(s, dict))
+    record = {"name": run.get("service", run_dir.parent.name), "status": status,
+              "exit_code": code, "counted": True, "offset": 0.0, "seconds": seconds,
+              "run_dir": run_dir, "log": None, "notes": []}
+    data = summary.build([record], base, started=dt.datetime.now(dt.UTC), jobs=1,
+                         exit_code=code if isinstance(code, int) else 3)
+    return markdown.render(data)
+
+
+__all__ = ["markdown_for_run", "write_report"]

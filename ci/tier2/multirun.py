@@ -113,7 +113,9 @@ class Printer:
     def __init__(self, names: Sequence[str], stream: TextIO | None = None) -> None:
         self.width = max((len(n) for n in names), default=0)
         self._stream = stream
-        self._lock = threading.Lock()
+        # Re-entrant: the signal handler prints from the main thread, which may
+        # be inside line() already when the signal arrives.
+        self._lock = threading.RLock()
 
     @property
     def stream(self) -> TextIO:

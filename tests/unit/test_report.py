@@ -121,3 +121,13 @@ def test_html_timeline_puts_parallel_runs_on_one_axis() -> None:
     assert "timeline (0 to 10.0s)" in page
     assert 'title="test 5.00s (ok)" style="left:50.00%;width:50.00%' in page
     assert 'title="tier2 5.00s (ok)" style="left:50.00%;width:50.00%' in page
+
+
+def test_one_runs_table_is_the_same_table(tmp_path: Path) -> None:
+    from ci.report import markdown_for_run
+
+    run_dir = make_run(tmp_path / "integration", "solo", 1,
+                       [{"test": "t.test_y", "message": "bad"}])
+    text = markdown_for_run(run_dir)
+    assert text.startswith("### Integration: failed (exit 1)")
+    assert "| solo | failed: t.test\\_y | local | 2 passed, 1 failed | 2.5s |" in text
