@@ -132,7 +132,8 @@ def test_processes_left_in_a_finished_services_group_are_killed_and_said(
     runner, _ = make_runner(tmp_path, {"leaky": "leak"}, jobs=1)
     (run,) = runner.run()
     assert run.status == "passed"
-    assert run.notes and run.notes[0].startswith("killed 1 process(es) left in its group")
+    assert run.notes and run.notes[0].startswith("killed 1 process(es) left in its group"), (
+        run.status, run.exit_code, run.notes)
     assert run.proc is not None and group_members(run.proc.pid) == []
 
 
