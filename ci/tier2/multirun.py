@@ -18,7 +18,6 @@ session waits for all of them before it reports.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import os
@@ -42,6 +41,7 @@ from ci.masking import redact
 from ci.tier2 import capacity, plan
 from ci.tier2.discovery import Found
 from ci.tier2.multirun_args import Args, parse
+from ci.tier2.procgroup import kill_group, terminate_group, wait_group_gone
 from ci.tier3.artifacts import ENV_ARTIFACTS
 
 # The order of badness, for the run's exit code: an interrupted run is
@@ -184,8 +184,7 @@ class MultiRun:
         proc = run.proc
         if proc is None or proc.poll() is not None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
+        terminate_group(proc.pid)
 
     # -- running ---------------------------------------------------------------
     def _start(self, run: ServiceRun) -> None:
@@ -230,7 +229,7 @@ class MultiRun:
         if left:
             run.notes.append(f"killed {len(left)} process(es) left in its group: "
                              f"{', '.join(map(str, left))}")
-            _kill_group(run.proc.pid)
+            kill_group(run.proc.pid)
         if run.reader is not None:
             run.reader.join(GRACE_SECONDS)
             if run.reader.is_alive():
@@ -306,7 +305,7 @@ class MultiRun:
             for run in running:
                 if run.proc is not None and run.proc.poll() is None:
                     run.notes.append(f"killed: no exit {TEARDOWN_SECONDS:g}s after the signal")
-                    _kill_group(run.proc.pid)
+                    kill_group(run.proc.pid)
         if self.timeout is None:
             return
         for run in running:
@@ -330,37 +329,6 @@ class MultiRun:
         if self.interrupted:
             return int(ExitCode.INTERRUPTED)
         return worst([r.exit_code for r in self.runs if r.counted and r.exit_code is not None])
-
-
-def group_members(pgid: int, proc_root: Path = Path("/proc")) -> list[int]:
-    """Live (not zombie) processes in process group ``pgid``."""
-    members: list[int] = []
-    for entry in proc_root.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            members.append(int(entry.name))
-    return members
-
-
-def wait_group_gone(pgid: int, seconds: float) -> list[int]:
-    """Wait until group ``pgid`` is empty; returns what is still there after ``seconds``."""
-    deadline = time.monotonic() + seconds
-    while True:
-        left = group_members(pgid)
-        if not left or time.monotonic() >= deadline:
-            return left
-        time.sleep(0.1)
-
-
-def _kill_group(pgid: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGKILL)
 
 
 # -- the session ------------------------------------------------------------------

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from ci.report import write_report
-from ci.tier2.multirun import MultiRun, group_members
+from ci.tier2.multirun import MultiRun
+from ci.tier2.procgroup import group_members
 
 pytestmark = pytest.mark.integration
 
