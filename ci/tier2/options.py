@@ -38,6 +38,9 @@ OPTIONS: tuple[Option, ...] = (
            "Base folder for run artifacts (`--artifacts` wins over it)."),
     Option("TIERS_NO_CACHE", "Tier 3", "unset",
            "`1` ignores every cache (migrated databases, results) like `--no-cache`."),
+    Option("TIERS_RESULT_CACHE", "Tier 3, `nox -s integration --list`", "`on`",
+           "`off` turns off only the cache of passed runs (the framework's own tests do), "
+           "leaving the migrated-database cache on."),
     Option("TIERS_NO_PRESTART", "Tier 3", "unset",
            "Set to start pytest only when the backends are ready, instead of loading it "
            "while they start (for a suite whose start-up must see the endpoints)."),

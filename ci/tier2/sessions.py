@@ -13,8 +13,6 @@ from __future__ import annotations
 import importlib
 import os
 import shlex
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -25,7 +23,6 @@ import nox
 
 from ci.console import Console
 from ci.errors import ConfigError, InfraError, TiersError
-from ci.exit_codes import worst
 from ci.tier2 import github_report
 from ci.tier2.discovery import Found, discover, load_service
 from ci.tier2.envfiles import check_environment_name
@@ -166,22 +163,21 @@ def selected_in_this_run(session: Any, name: str) -> bool:
         return False
 
 
-def _all_session(names: list[str], noxfile: Path) -> Callable[[Any], None]:
+def _all_session(found: list[Found], repo_root: Path) -> Callable[[Any], None]:
     def body(session: Any) -> None:
-        console = Console(prefix="tier2")
-        codes: dict[str, int] = {}
-        for name in names:
-            if selected_in_this_run(session, f"integration-{name}"):  # never run twice
-                console.info(f"integration-{name}: selected on its own in this nox run")
-                continue
-            cmd = [sys.executable, "-m", "nox", "-f", str(noxfile), "-s",
-                   f"integration-{name}", "--", *session.posargs]
-            codes[name] = subprocess.run(cmd, check=False).returncode
-        for name, code in codes.items():
-            console.info(f"integration-{name}: exit {code}")
-        fail(session, worst(codes.values()), "integration", console)
+        from ci.tier2.multirun import session_all
 
-    body.__doc__ = "Every service's integration suite, one nox run each; exits with the worst code."
+        console = Console(prefix="tier2")
+        # A suite selected on its own in this nox run (nox -k) never runs twice.
+        alone = [f for f in found if selected_in_this_run(session, f"integration-{f.name}")]
+        for f in alone:
+            console.info(f"integration-{f.name}: selected on its own in this nox run")
+        rest = [f for f in found if f not in alone]
+        fail(session, session_all(session, rest, repo_root) if rest else 0, "integration",
+             console)
+
+    body.__doc__ = ("Every service's integration suite, side by side (-- --list, --filter, "
+                    "--dry-run, --jobs N, --fail-fast); exits with the worst code.")
     return body
 
 
@@ -232,7 +228,6 @@ def register(repo_root: Path, *, exit_hook: bool = False) -> list[str]:
         install_exit_hook()
     nox.options.reuse_venv = "yes"
     nox.options.default_venv_backend = "uv|virtualenv"
-    noxfile = repo_root / "noxfile.py"
     found = discover(repo_root)
     names: list[str] = []
 
@@ -243,7 +238,7 @@ def register(repo_root: Path, *, exit_hook: bool = False) -> list[str]:
     for svc in found:
         add(f"integration-{svc.name}", _integration_session(svc, repo_root), default=False,
             tags=[INTEGRATION_TAG, svc.name])
-    add("integration", _all_session([s.name for s in found], noxfile), venv_backend="none",
+    add("integration", _all_session(found, repo_root), venv_backend="none",
         default=False)
     add("tests", _tests(repo_root))
     add("lint", _lint(repo_root))

@@ -7,6 +7,7 @@ exit code, and an infrastructure crash can never read as "tests failed".
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -14,7 +15,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from ci import keep
+from ci import keep, runcache
 from ci.backends import backend_class
 from ci.backends.attached import AttachedBackend
 from ci.backends.base import Backend
@@ -170,6 +171,16 @@ def _main(service: Service, args: argparse.Namespace, pytest_args: list[str],
             return 0
         console.info(f"backend: {backend.describe()} ({reason})")
 
+    use_cache = not (args.no_cache or runcache.disabled())
+    whole = (stages == list(Stage) and not args.keep and not pytest_args)
+    cache_key = {"backend": backend.name, "env_name": env_name, "environ": environ}
+    if whole and use_cache:
+        hit = runcache.lookup(service, **cache_key)  # type: ignore[arg-type]
+        if hit is not None:
+            console.info(hit.describe())
+            console.info(f"artifacts of that run: {hit.run_dir} (--no-cache runs it again)")
+            return 0
+
     artifacts = run_dir(service.repo_root, service.name, run.timestamp, run.id,
                         Path(args.artifacts) if args.artifacts else None)
     become_subreaper()
@@ -177,14 +188,16 @@ def _main(service: Service, args: argparse.Namespace, pytest_args: list[str],
     ctx = RunContext(service=service, run=run, console=console, backend=backend,
                      artifacts=artifacts, env=env, pytest_args=pytest_args, keep=args.keep,
                      command=[*command[:1], *command[1:]], env_name=env_name,
-                     selected=stages, use_cache=not (args.no_cache or in_ci_no_cache()))
+                     selected=stages, use_cache=use_cache)
     console.info(f"run {run.id}: stages {','.join(stages)}; env {env_name}; "
                  f"artifacts {artifacts}")
-    return engine.run(ctx, stages)
-
-
-def in_ci_no_cache() -> bool:
-    return os.environ.get("TIERS_NO_CACHE", "") not in ("", "0", "false")
+    code = engine.run(ctx, stages)
+    if whole:
+        # A pass is remembered (even under --no-cache, which only skips the lookup);
+        # a failure forgets any pass cached for the same inputs.
+        with contextlib.suppress(OSError):
+            runcache.store(service, artifacts, **cache_key)  # type: ignore[arg-type]
+    return code
 
 
 def _down(service: Service, run: RunInfo, console: Console, run_id: str) -> int:
