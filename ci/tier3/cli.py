@@ -48,6 +48,19 @@ def build_parser(service: Service) -> argparse.ArgumentParser:
     parser.add_argument("--artifacts", metavar="DIR",
                         help="artifacts base folder (default: $TIERS_ARTIFACTS_DIR or "
                         "<checkout>/artifacts)")
+    # -- kubernetes backend options (docs/kubernetes-backend.md) -----------------------
+    parser.add_argument("--kube-context", metavar="NAME",
+                        help="kubernetes: the kubeconfig context (default: $TIERS_KUBE_CONTEXT; "
+                        "otherwise only a local kind-*/k3d-*/minikube/docker-desktop/"
+                        "rancher-desktop current context)")
+    parser.add_argument("--load-images", action="store_true",
+                        help="kubernetes: import the stack's images into a kind/k3d cluster")
+    parser.add_argument("--in-cluster", nargs="?", const="", metavar="IMAGE",
+                        help="kubernetes: run the suite as a Job in the cluster (test image: "
+                        "IMAGE, else $TIERS_KUBE_TEST_IMAGE)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print what the backend would create, start nothing, exit 0")
+    # -- end kubernetes backend options ------------------------------------------------
     return parser
 
 
@@ -124,6 +137,11 @@ def _main(service: Service, args: argparse.Namespace, pytest_args: list[str],
     else:
         name, reason = select.choose(args.backend, service)
         backend = backend_class(name)(service, run, console)
+        backend.configure(args)
+        if args.dry_run:
+            for item in backend.plan():
+                print(item)
+            return 0
         console.info(f"backend: {backend.describe()} ({reason})")
 
     artifacts = run_dir(service.repo_root, service.name, run.timestamp, run.id,

@@ -1,0 +1,245 @@
+"""The one place that talks to the API server, through kr8s's asyncio API.
+
+kr8s's sync API runs every call on a shared background loop and its watches
+have no timeout, so a wait could not be bounded. Here the backend owns one
+event loop in one daemon thread: every call is a coroutine submitted to it
+with a deadline, watches run there as tasks feeding a cache that the engine's
+watchdog thread reads under a lock (``check_alive`` costs no request), and
+port-forwards (asyncio servers) live on the same loop.
+
+Errors come back as the framework's own: 403 names the verb and resource and
+points at the RBAC manifest, an unreachable server is an infrastructure error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+from ci.errors import ConfigError, InfraError
+
+T = TypeVar("T")
+
+RBAC_HINT = "grant the runner the Role in docs/kubernetes-backend.md (RBAC)"
+
+
+class Conflict(InfraError):
+    """409: the object exists already."""
+
+
+def _kinds() -> dict[str, Any]:
+    from kr8s.asyncio import objects
+
+    return {"Namespace": objects.Namespace, "Pod": objects.Pod, "Service": objects.Service,
+            "Secret": objects.Secret, "Job": objects.Job, "Event": objects.Event}
+
+
+def _status_code(exc: BaseException) -> int | None:
+    response = getattr(exc, "response", None)
+    return getattr(response, "status_code", None)
+
+
+def translate(exc: BaseException, what: str) -> Exception:
+    """A kr8s/httpx failure as a ConfigError/InfraError naming ``what`` was attempted."""
+    import httpx
+    import kr8s
+
+    code = _status_code(exc)
+    if isinstance(exc, kr8s.ServerError):
+        text = str(exc)
+        if code == 403:
+            return ConfigError(f"forbidden: {what}: {text}", hint=RBAC_HINT)
+        if code == 409:
+            return Conflict(f"{what}: {text}")
+        return InfraError(f"the API server refused to {what} (HTTP {code}): {text}")
+    if isinstance(exc, httpx.HTTPError | OSError | kr8s.APITimeoutError):
+        return InfraError(f"cannot reach the Kubernetes API server to {what}: "
+                          f"{type(exc).__name__}: {exc}")
+    return exc if isinstance(exc, Exception) else InfraError(str(exc))
+
+
+class KubeClient:
+    def __init__(self, kubeconfig: str, context: str, request_timeout: float = 30.0) -> None:
+        self.kubeconfig = kubeconfig
+        self.context = context
+        self.request_timeout = request_timeout
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="kube-client",
+                                        daemon=True)
+        self._thread.start()
+        self._api: Any = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._forwards: list[Any] = []
+
+    # -- running coroutines on the client's loop --------------------------------------
+
+    def run(self, make: Callable[[], Coroutine[Any, Any, T]], what: str,
+            timeout: float | None = None) -> T:
+        future = asyncio.run_coroutine_threadsafe(self._bounded(make, timeout), self._loop)
+        try:
+            return future.result()
+        except TimeoutError:
+            raise InfraError(f"the Kubernetes API server did not answer in time to {what}") \
+                from None
+        except (ConfigError, InfraError):
+            raise
+        except Exception as exc:
+            raise translate(exc, what) from None
+
+    async def _bounded(self, make: Callable[[], Awaitable[T]], timeout: float | None) -> T:
+        async with asyncio.timeout(self.request_timeout if timeout is None else timeout):
+            return await make()
+
+    def spawn(self, make: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run a long-lived coroutine (a watch) on the loop until :meth:`close`."""
+        def start() -> None:
+            self._tasks.append(self._loop.create_task(make()))
+        self._loop.call_soon_threadsafe(start)
+
+    async def api(self) -> Any:
+        if self._api is None:
+            import kr8s.asyncio
+
+            self._api = await kr8s.asyncio.api(kubeconfig=self.kubeconfig, context=self.context)
+        return self._api
+
+    def connect(self) -> str:
+        """Authenticate and return the server's version (fails early, before any change)."""
+        async def go() -> str:
+            api = await self.api()
+            version = await api.version()
+            return str(version.get("gitVersion", "?"))
+        return self.run(go, f"connect to context {self.context!r}")
+
+    # -- objects ----------------------------------------------------------------------
+
+    async def obj(self, manifest: dict[str, Any]) -> Any:
+        cls = _kinds()[manifest["kind"]]
+        return cls(manifest, api=await self.api())
+
+    def create(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        async def go() -> dict[str, Any]:
+            obj = await self.obj(manifest)
+            await obj.create()
+            return dict(obj.raw)
+        meta = manifest["metadata"]
+        return self.run(go, f"create {manifest['kind']} {meta.get('namespace', '')}/"
+                            f"{meta['name']}".replace(" /", " "))
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        async def go() -> dict[str, Any] | None:
+            import kr8s
+
+            manifest = {"kind": kind, "metadata": {"name": name}}
+            if namespace:
+                manifest["metadata"]["namespace"] = namespace
+            obj = await self.obj(manifest)
+            try:
+                await obj.refresh()
+            except kr8s.NotFoundError:
+                return None
+            return dict(obj.raw)
+        return self.run(go, f"read {kind} {name}")
+
+    def list(self, kind: str, namespace: str | None = None, label_selector: str = "",
+             field_selector: str = "") -> list[dict[str, Any]]:
+        async def go() -> list[dict[str, Any]]:
+            api = await self.api()
+            out = []
+            async for obj in api.async_get(_kinds()[kind], namespace=namespace,
+                                           label_selector=label_selector or None,
+                                           field_selector=field_selector or None):
+                out.append(dict(obj.raw))
+            return out
+        return self.run(go, f"list {kind}s" + (f" in {namespace}" if namespace else ""))
+
+    def delete(self, kind: str, name: str, namespace: str | None = None) -> bool:
+        """Delete with background propagation; False if it was gone already."""
+        async def go() -> bool:
+            import kr8s
+
+            manifest = {"kind": kind, "metadata": {"name": name}}
+            if namespace:
+                manifest["metadata"]["namespace"] = namespace
+            obj = await self.obj(manifest)
+            try:
+                await obj.delete(propagation_policy="Background")
+            except kr8s.NotFoundError:
+                return False
+            return True
+        return self.run(go, f"delete {kind} {name}")
+
+    def patch(self, kind: str, name: str, patch: dict[str, Any],
+              namespace: str | None = None) -> None:
+        async def go() -> None:
+            manifest = {"kind": kind, "metadata": {"name": name}}
+            if namespace:
+                manifest["metadata"]["namespace"] = namespace
+            obj = await self.obj(manifest)
+            await obj.patch(patch)
+        self.run(go, f"label {kind} {name}")
+
+    def logs(self, namespace: str, pod: str, *, previous: bool = False,
+             tail: int | None = None) -> str:
+        async def go() -> str:
+            obj = await self.obj({"kind": "Pod",
+                                  "metadata": {"name": pod, "namespace": namespace}})
+            lines = [line async for line in obj.logs(previous=previous, tail_lines=tail)]
+            return "\n".join(lines)
+        return self.run(go, f"read the log of pod {namespace}/{pod}")
+
+    def can_i(self, verb: str, resource: str, namespace: str, subresource: str = "",
+              group: str = "") -> tuple[bool, str]:
+        """A SelfSubjectAccessReview: may the current user do this (asks, changes nothing)."""
+        async def go() -> tuple[bool, str]:
+            from kr8s.asyncio.objects import new_class
+
+            review_cls = new_class("SelfSubjectAccessReview",
+                                   version="authorization.k8s.io/v1", namespaced=False)
+            attrs = {"verb": verb, "resource": resource, "namespace": namespace}
+            if subresource:
+                attrs["subresource"] = subresource
+            if group:
+                attrs["group"] = group
+            review = review_cls({"apiVersion": "authorization.k8s.io/v1",
+                                 "kind": "SelfSubjectAccessReview", "metadata": {},
+                                 "spec": {"resourceAttributes": attrs}}, api=await self.api())
+            await review.create()
+            status = review.raw.get("status") or {}
+            return bool(status.get("allowed")), str(status.get("reason") or "")
+        return self.run(go, f"check permission to {verb} {resource}")
+
+    # -- port-forwards ----------------------------------------------------------------
+
+    def forward(self, namespace: str, pod: str, remote_port: int, local_port: int) -> int:
+        """Listen on 127.0.0.1:``local_port``; one stream per TCP connection (kr8s)."""
+        async def go() -> int:
+            obj = await self.obj({"kind": "Pod", "metadata": {"name": pod,
+                                                              "namespace": namespace}})
+            pf = obj.portforward(remote_port, local_port=local_port, address="127.0.0.1")
+            port = int(await pf.start())
+            self._forwards.append(pf)
+            return port
+        return self.run(go, f"port-forward to {namespace}/{pod}:{remote_port}")
+
+    def close(self) -> None:
+        async def shutdown() -> None:
+            for pf in self._forwards:
+                try:
+                    await pf.stop()
+                except Exception:  # a forward that died already is fine to lose
+                    pass
+            for task in self._tasks:
+                task.cancel()
+            if self._api is not None and self._api._session is not None:
+                await self._api._session.aclose()
+        if not self._loop.is_running():
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(timeout=10)
+        except Exception:  # closing must never mask the run's own outcome
+            pass
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
