@@ -30,7 +30,7 @@ Manifest = dict[str, Any]
 
 DEFAULT_EXPIRY = dt.timedelta(hours=6)
 MAIN_PORT = "main"
-_DURATION = re.compile(r"(?P<n>\d+(?:\.\d+)?)(?P<unit>h|m|s|ms|us|ns)")
+_DURATION = re.compile(r"(?P<n>\d+(?:\.\d+)?)(?P<unit>ms|us|ns|h|m|s)")
 _UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
 
 
