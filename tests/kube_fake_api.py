@@ -18,10 +18,12 @@ import base64
 import copy
 import datetime as dt
 import hashlib
+import io
 import itertools
 import json
 import socket
 import struct
+import tarfile
 import threading
 import time
 import urllib.parse
@@ -158,6 +160,11 @@ class Cluster:
         self.stuck_namespaces: set[str] = set()
         self.forward_targets: dict[tuple[str, str, int], tuple[str, int]] = {}
         self.requests: list[tuple[str, str]] = []
+        self.job_exit_code = 0
+        self.job_deadline = False
+        self.job_pull_error = False
+        self.job_files: dict[str, bytes] = {}
+        self.execs: list[tuple[str, str, list[str]]] = []
         self.schema_errors: list[str] = []
         self.closing = threading.Event()
 
@@ -224,6 +231,98 @@ class Cluster:
                         self.logs[(namespace, name)] = "restarted\n"
                     else:
                         self.logs[(namespace, name)] = step.logs
+
+    # -- the scripted Job controller ------------------------------------------------------
+
+    def start_job(self, namespace: str, job: dict[str, Any]) -> None:
+        template = job["spec"]["template"]
+        name = f"{job['metadata']['name']}-x7k2p"
+        pod = {"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": name, "namespace": namespace, "uid": str(uuid.uuid4()),
+                            "creationTimestamp": now(),
+                            "labels": {**template["metadata"]["labels"],
+                                       "job-name": job["metadata"]["name"]}},
+               "spec": copy.deepcopy(template["spec"]), "status": {"phase": "Pending"}}
+        self.put("pods", namespace, pod, "ADDED")
+        threading.Thread(target=self._play_job, args=(namespace, job, pod), daemon=True).start()
+
+    def _job_pod_status(self, pod: dict[str, Any], runner: dict[str, Any],
+                        collector: dict[str, Any], phase: str) -> dict[str, Any]:
+        images = {c["name"]: c["image"] for c in pod["spec"]["containers"]}
+        return {"phase": phase, "conditions": [cond("PodScheduled", True)],
+                "containerStatuses": [
+                    container_status("runner", images["runner"], runner),
+                    container_status("collector", images["collector"], collector)]}
+
+    def _set(self, resource: str, namespace: str, name: str, **fields: Any) -> None:
+        with self.lock:
+            current = self.get(resource, namespace, name)
+            if current is not None:
+                current.update(fields)
+                self.put(resource, namespace, current, "MODIFIED")
+
+    def _play_job(self, namespace: str, job: dict[str, Any], pod: dict[str, Any]) -> None:
+        name, job_name = pod["metadata"]["name"], job["metadata"]["name"]
+        running = {"running": {"startedAt": now()}}
+        if self.closing.wait(0.1):
+            return
+        if self.job_pull_error:
+            waiting = {"waiting": {"reason": "ErrImagePull",
+                                   "message": "pull access denied for tests"}}
+            self._set("pods", namespace, name,
+                      status=self._job_pod_status(pod, waiting, waiting, "Pending"))
+            return
+        self._set("pods", namespace, name,
+                  status=self._job_pod_status(pod, running, running, "Running"))
+        self._set("jobs", namespace, job_name, status={"active": 1, "startTime": now()})
+        if self.closing.wait(0.2):
+            return
+        if self.job_deadline:
+            self._set("jobs", namespace, job_name, status={
+                "failed": 1, "startTime": now(), "conditions": [
+                    cond("Failed", True, "DeadlineExceeded",
+                         "Job was active longer than specified deadline")]})
+            return
+        done = {"terminated": {"exitCode": self.job_exit_code, "startedAt": now(),
+                               "finishedAt": now(),
+                               "reason": "Completed" if self.job_exit_code == 0 else "Error"}}
+        self._set("pods", namespace, name,
+                  status=self._job_pod_status(pod, done, running, "Running"))
+        self.logs[(namespace, name)] = "collected 3 items\n3 passed\n"
+
+    def collector_released(self, namespace: str, name: str) -> None:
+        pod = self.get("pods", namespace, name)
+        if pod is None:
+            return
+        statuses = pod["status"]["containerStatuses"]
+        runner = statuses[0]["state"]
+        finished = {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": now(),
+                                   "finishedAt": now()}}
+        self._set("pods", namespace, name, status=self._job_pod_status(
+            pod, runner, finished, "Succeeded" if self.job_exit_code == 0 else "Failed"))
+        job_name = pod["metadata"]["labels"]["job-name"]
+        ok = self.job_exit_code == 0
+        self._set("jobs", namespace, job_name, status={
+            "succeeded" if ok else "failed": 1, "startTime": now(),
+            "conditions": [cond("Complete" if ok else "Failed", True,
+                                "" if ok else "BackoffLimitExceeded")]})
+
+    def exec(self, namespace: str, pod: str, container: str,
+             command: list[str]) -> tuple[bytes, int]:
+        """What the collector container would answer to the backend's two commands."""
+        self.execs.append((pod, container, command))
+        if command[:2] == ["tar", "cf"]:
+            buffer = io.BytesIO()
+            with tarfile.open(fileobj=buffer, mode="w") as tar:
+                for path, data in self.job_files.items():
+                    info = tarfile.TarInfo(path)
+                    info.size = len(data)
+                    tar.addfile(info, io.BytesIO(data))
+            return buffer.getvalue(), 0
+        if command[0] == "touch":
+            self.collector_released(namespace, pod)
+            return b"", 0
+        return b"", 127
 
     def delete_namespace(self, name: str) -> dict[str, Any] | None:
         ns = self.get("namespaces", "", name)
@@ -346,6 +445,9 @@ class Handler(BaseHTTPRequestHandler):
         if sub == "portforward":
             self._portforward(namespace, name, query)
             return
+        if sub == "exec":
+            self._exec(namespace, name)
+            return
         if name:
             obj = self.cluster.get(resource, namespace, name)
             if obj is None:
@@ -417,6 +519,8 @@ class Handler(BaseHTTPRequestHandler):
         elif resource == "services":
             body["spec"]["clusterIP"] = "10.96.0.17"
             body["status"] = {"loadBalancer": {}}
+        elif resource == "jobs":
+            body["status"] = {}
         elif resource == "secrets":
             data = {k: base64.b64encode(v.encode()).decode()
                     for k, v in (body.pop("stringData", None) or {}).items()}
@@ -424,6 +528,8 @@ class Handler(BaseHTTPRequestHandler):
         self.cluster.put(resource, namespace, body, "ADDED")
         if resource == "pods":
             self.cluster.start_pod(namespace, body)
+        if resource == "jobs":
+            self.cluster.start_job(namespace, body)
         self._send_json(201, self.cluster.get(resource, namespace, name) or body)
 
     def do_DELETE(self) -> None:
@@ -573,31 +679,10 @@ class Handler(BaseHTTPRequestHandler):
         if target is None or self.headers.get("Upgrade", "").lower() != "websocket":
             self._fail(400, "BadRequest", f"cannot forward to {namespace}/{name}:{port}")
             return
-        key = self.headers["Sec-WebSocket-Key"]
-        accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
-        self.send_response(101, "Switching Protocols")
-        self.send_header("Upgrade", "websocket")
-        self.send_header("Connection", "Upgrade")
-        self.send_header("Sec-WebSocket-Accept", accept)
-        self.end_headers()
-        self.wfile.flush()
-        self.close_connection = True
+        self._upgrade()
         upstream = socket.create_connection(target, timeout=5)
         upstream.settimeout(None)
-        lock = threading.Lock()
-
-        def send(payload: bytes, opcode: int = 0x2) -> None:
-            head = bytes([0x80 | opcode])
-            n = len(payload)
-            if n < 126:
-                head += bytes([n])
-            elif n < 65536:
-                head += bytes([126]) + struct.pack(">H", n)
-            else:
-                head += bytes([127]) + struct.pack(">Q", n)
-            with lock:
-                self.wfile.write(head + payload)
-                self.wfile.flush()
+        send = self._send_frame
 
         port_bytes = struct.pack("<H", port)
         send(b"\x00" + port_bytes)
@@ -631,6 +716,53 @@ class Handler(BaseHTTPRequestHandler):
             pass
         finally:
             upstream.close()
+
+    def _upgrade(self) -> None:
+        key = self.headers["Sec-WebSocket-Key"]
+        accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
+        self.send_response(101, "Switching Protocols")
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept)
+        protocols = self.headers.get("Sec-WebSocket-Protocol", "")
+        if protocols:
+            self.send_header("Sec-WebSocket-Protocol", protocols.split(",")[0].strip())
+        self.end_headers()
+        self.wfile.flush()
+        self.close_connection = True
+        self._ws_lock = threading.Lock()
+
+    def _send_frame(self, payload: bytes, opcode: int = 0x2) -> None:
+        head = bytes([0x80 | opcode])
+        n = len(payload)
+        if n < 126:
+            head += bytes([n])
+        elif n < 65536:
+            head += bytes([126]) + struct.pack(">H", n)
+        else:
+            head += bytes([127]) + struct.pack(">Q", n)
+        with self._ws_lock:
+            self.wfile.write(head + payload)
+            self.wfile.flush()
+
+    def _exec(self, namespace: str, name: str) -> None:
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        if self.cluster.get("pods", namespace, name) is None:
+            self._fail(404, "NotFound", f'pods "{name}" not found', kind="pods", name=name)
+            return
+        self._upgrade()
+        stdout, code = self.cluster.exec(namespace, name, query.get("container", [""])[0],
+                                         query.get("command", []))
+        if stdout:
+            self._send_frame(b"\x01" + stdout)
+        if code == 0:
+            status = {"metadata": {}, "status": "Success"}
+        else:
+            status = {"metadata": {}, "status": "Failure", "message": f"exit {code}",
+                      "reason": "NonZeroExitCode", "details": {"causes": [
+                          {"reason": "ExitCode", "message": str(code)}]}}
+        self._send_frame(b"\x03" + json.dumps(status).encode())
+        self._send_frame(struct.pack(">H", 1000), opcode=0x8)
 
     def _read_frame(self) -> tuple[int | None, bytes]:
         head = self.rfile.read(2)

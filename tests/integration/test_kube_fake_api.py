@@ -293,3 +293,57 @@ def test_sweep_removes_only_dead_runs_of_this_checkout(api: FakeApiServer,
     time.sleep(0.4)
     left = {n["metadata"]["name"] for n in api.cluster.items("namespaces", None)}
     assert left == {"tiers-a-alive", "tiers-a-kept", "tiers-a-other", "tiers-a-far-live"}
+
+
+def make_job_backend(api: FakeApiServer, tmp_path: Path) -> KubernetesBackend:
+    backend = make_backend(api, tmp_path)
+    backend.configure(argparse.Namespace(kube_context=None, load_images=False,
+                                         in_cluster="tests:local", dry_run=False))
+    return backend
+
+
+def test_job_mode_runs_the_suite_and_copies_artifacts(api: FakeApiServer,
+                                                      tmp_path: Path) -> None:
+    from ci.backends.kubernetes import jobrun
+
+    api.cluster.job_files = {"./junit.xml": b"<testsuites/>", "./coverage.xml": b"<c/>",
+                             "./logs/pytest.log": b"3 passed"}
+    backend = make_job_backend(api, tmp_path)
+    secret_value = "sk-job-mode-secret-1234"
+    code = jobrun.run(backend, tmp_path / "art", {"OPENAI_API_KEY": secret_value})
+    assert code == 0
+    assert (tmp_path / "art" / "suite" / "junit.xml").read_text() == "<testsuites/>"
+    assert (tmp_path / "art" / "suite" / "logs" / "pytest.log").exists()
+    commands = [c for _, container, c in api.cluster.execs if container == "collector"]
+    assert commands[0][:2] == ["tar", "cf"] and commands[1][0] == "touch"
+    posted = [r for r in api.cluster.requests if r[0] == "POST"]
+    assert any(p.endswith("/secrets") for _, p in posted)
+    assert any(p.endswith("/jobs") for _, p in posted)
+    written = "".join(p.read_text() for p in (tmp_path / "art" / "logs").rglob("*")
+                      if p.is_file())
+    assert "suite-secrets" in written and secret_value not in written
+    assert "3 passed" in (tmp_path / "art" / "logs" / "kubernetes" / "suite-x7k2p.log"
+                          ).read_text()
+    assert api.cluster.get("namespaces", "", NAMESPACE) is None
+
+
+def test_job_mode_passes_the_suites_exit_code(api: FakeApiServer, tmp_path: Path) -> None:
+    from ci.backends.kubernetes import jobrun
+
+    api.cluster.job_exit_code = 1
+    assert jobrun.run(make_job_backend(api, tmp_path), tmp_path / "art", {}) == 1
+    assert (tmp_path / "art" / "logs" / "kubernetes" / "pods.json").exists()
+
+
+def test_job_mode_deadline_and_bad_image_are_infra_errors(api: FakeApiServer,
+                                                         tmp_path: Path) -> None:
+    from ci.backends.kubernetes import jobrun
+
+    api.cluster.job_deadline = True
+    with pytest.raises(InfraError, match="DeadlineExceeded"):
+        jobrun.run(make_job_backend(api, tmp_path), tmp_path / "a1", {})
+    api.cluster.job_deadline = False
+    api.cluster.job_pull_error = True
+    with pytest.raises(InfraError, match="cannot run: runner: waiting ErrImagePull"):
+        jobrun.run(make_job_backend(api, tmp_path), tmp_path / "a2", {})
+    assert api.cluster.get("namespaces", "", NAMESPACE) is None

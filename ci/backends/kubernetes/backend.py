@@ -107,6 +107,12 @@ class KubernetesBackend(Backend):
         where = f"context {self.chosen.context}, " if self.chosen else ""
         return f"kubernetes ({where}namespace {self.namespace})"
 
+    def run_in_cluster(self, artifacts: Path, environ: Mapping[str, str]) -> int:
+        """``--in-cluster``: the whole run, with the suite as a Job (see jobrun)."""
+        from ci.backends.kubernetes import jobrun
+
+        return jobrun.run(self, artifacts, environ)
+
     # -- connection ----------------------------------------------------------------------
 
     def connect(self) -> KubeClient:
@@ -376,7 +382,7 @@ class KubernetesBackend(Backend):
             if current is None:
                 self.namespace_created = False
                 return
-            time.sleep(0.5)
+            time.sleep(0.25)
         status = (current or {}).get("status") or {}
         conditions = "; ".join(
             f"{c.get('type')}={c.get('status')} {c.get('reason', '')}: {c.get('message', '')}"

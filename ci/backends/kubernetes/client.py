@@ -14,6 +14,7 @@ points at the RBAC manifest, an unreachable server is an infrastructure error.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
@@ -210,6 +211,39 @@ class KubeClient:
             status = review.raw.get("status") or {}
             return bool(status.get("allowed")), str(status.get("reason") or "")
         return self.run(go, f"check permission to {verb} {resource}")
+
+    def exec(self, namespace: str, pod: str, container: str, command: list[str],
+             timeout: float = 300) -> bytes:
+        """Run ``command`` in a running container; its stdout, or InfraError.
+
+        Not kr8s's ``Pod.exec``: that first waits for the Pod's Ready condition,
+        which a Job Pod whose runner has exited never regains, so it would wait
+        forever for the collector. The channel protocol is read here instead
+        (v4: 1 stdout, 2 stderr, 3 the final Status).
+        """
+        async def go() -> bytes:
+            api = await self.api()
+            stdout, stderr = b"", b""
+            async with api.open_websocket(
+                    version="v1", url=f"pods/{pod}/exec", namespace=namespace,
+                    subprotocols=("v4.channel.k8s.io",),
+                    params={"command": command, "container": container, "stdout": "true",
+                            "stderr": "true", "stdin": "false"}) as ws:
+                while True:
+                    message = await ws.receive_bytes()
+                    channel, data = message[0], message[1:]
+                    if channel == 1:
+                        stdout += data
+                    elif channel == 2:
+                        stderr += data
+                    elif channel == 3 and data:
+                        status = json.loads(data)
+                        if status.get("status") == "Success":
+                            return stdout
+                        raise InfraError(
+                            f"{' '.join(command)} in {pod}/{container} failed: "
+                            f"{status.get('message', '')} {stderr.decode(errors='replace')}")
+        return self.run(go, f"exec in {namespace}/{pod}/{container}", timeout=timeout)
 
     # -- port-forwards ----------------------------------------------------------------
 

@@ -110,3 +110,18 @@ def job_outcome(job_obj: Mapping[str, Any], pod: Mapping[str, Any] | None) -> tu
         if cs.get("name") == "runner" and terminated:
             return "finished", int(terminated.get("exitCode", 3))
     return "running", -1
+
+
+def runner_failure(pod: Mapping[str, Any]) -> str:
+    """A reason the runner container can never start (image, config), or ''."""
+    from ci.backends.kubernetes import readiness
+
+    for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+        waiting = (cs.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason") in readiness.FATAL_WAITING:
+            return readiness.container_summary(cs)
+    scheduled = {c.get("type"): c for c in (pod.get("status") or {}).get("conditions") or []}
+    unsched = scheduled.get("PodScheduled") or {}
+    if unsched.get("reason") == "Unschedulable":
+        return f"Unschedulable: {unsched.get('message', '')}"
+    return ""
