@@ -15,6 +15,7 @@ Pod states are the documented shapes, played back.
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import datetime as dt
 import hashlib
@@ -345,7 +346,7 @@ class Cluster:
 
         def finish() -> None:
             with self.lock:
-                for (resource, namespace, obj_name), obj in list(self.objects.items()):
+                for (resource, namespace, _name), obj in list(self.objects.items()):
                     if namespace == name:
                         self.put(resource, namespace, obj, "DELETED")
                 final = self.get("namespaces", "", name)
@@ -697,10 +698,8 @@ class Handler(BaseHTTPRequestHandler):
                     send(b"\x00" + data)
             except OSError:
                 pass
-            try:
+            with contextlib.suppress(OSError):
                 send(struct.pack(">H", 1000), opcode=0x8)
-            except OSError:
-                pass
 
         threading.Thread(target=pump_up, daemon=True).start()
         try:

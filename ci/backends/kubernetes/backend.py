@@ -159,7 +159,7 @@ class KubernetesBackend(Backend):
         if self.in_pod_namespace:
             return []
         client = self.connect()
-        found = client.list("Namespace",
+        found = client.list_objects("Namespace",
                             label_selector=sweeping.selector(names.checkout_hash(
                                 str(self.run.checkout))))
         removed = []
@@ -239,7 +239,7 @@ class KubernetesBackend(Backend):
         if self.client is None:
             return []
         try:
-            return self.client.list("Event", namespace=self.namespace,
+            return self.client.list_objects("Event", namespace=self.namespace,
                                     field_selector=f"involvedObject.name={pod}")
         except (ConfigError, InfraError):
             return []
@@ -340,7 +340,7 @@ class KubernetesBackend(Backend):
         out_dir = logs_dir / "kubernetes"
         written = [diagnostics.write(out_dir / "manifests.yaml",
                                      diagnostics.to_yaml(self.applied))]
-        pods = self.client.list("Pod", namespace=self.namespace)
+        pods = self.client.list_objects("Pod", namespace=self.namespace)
         for pod in pods:
             name = str(pod["metadata"]["name"])
             statuses = (pod.get("status") or {}).get("containerStatuses") or []
@@ -353,7 +353,7 @@ class KubernetesBackend(Backend):
                     text = f"(no log: {exc.message})"
                 suffix = ".previous.log" if previous else ".log"
                 written.append(diagnostics.write(out_dir / f"{name}{suffix}", text + "\n"))
-        events = self.client.list("Event", namespace=self.namespace)
+        events = self.client.list_objects("Event", namespace=self.namespace)
         written.append(diagnostics.write(out_dir / "events.txt", "\n".join(
             readiness.event_lines(events, limit=len(events) or 1)) + "\n"))
         if failed:
@@ -409,7 +409,7 @@ class KubernetesBackend(Backend):
                     f"{names.RUN_ID}={names.label_value(run_id)}")
         removed = []
         try:
-            for ns in client.list("Namespace", label_selector=selector):
+            for ns in client.list_objects("Namespace", label_selector=selector):
                 name = str(ns["metadata"]["name"])
                 client.delete("Namespace", name)
                 removed.append(f"namespace {name}")

@@ -14,6 +14,7 @@ points at the RBAC manifest, an unreachable server is an infrastructure error.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
@@ -59,6 +60,13 @@ def translate(exc: BaseException, what: str) -> Exception:
         return InfraError(f"cannot reach the Kubernetes API server to {what}: "
                           f"{type(exc).__name__}: {exc}")
     return exc if isinstance(exc, Exception) else InfraError(str(exc))
+
+
+def _ref(kind: str, name: str, namespace: str | None) -> dict[str, Any]:
+    meta: dict[str, str] = {"name": name}
+    if namespace:
+        meta["namespace"] = namespace
+    return {"kind": kind, "metadata": meta}
 
 
 class KubeClient:
@@ -133,10 +141,7 @@ class KubeClient:
         async def go() -> dict[str, Any] | None:
             import kr8s
 
-            manifest = {"kind": kind, "metadata": {"name": name}}
-            if namespace:
-                manifest["metadata"]["namespace"] = namespace
-            obj = await self.obj(manifest)
+            obj = await self.obj(_ref(kind, name, namespace))
             try:
                 await obj.refresh()
             except kr8s.NotFoundError:
@@ -144,7 +149,7 @@ class KubeClient:
             return dict(obj.raw)
         return self.run(go, f"read {kind} {name}")
 
-    def list(self, kind: str, namespace: str | None = None, label_selector: str = "",
+    def list_objects(self, kind: str, namespace: str | None = None, label_selector: str = "",
              field_selector: str = "") -> list[dict[str, Any]]:
         async def go() -> list[dict[str, Any]]:
             api = await self.api()
@@ -161,10 +166,7 @@ class KubeClient:
         async def go() -> bool:
             import kr8s
 
-            manifest = {"kind": kind, "metadata": {"name": name}}
-            if namespace:
-                manifest["metadata"]["namespace"] = namespace
-            obj = await self.obj(manifest)
+            obj = await self.obj(_ref(kind, name, namespace))
             try:
                 await obj.delete(propagation_policy="Background")
             except kr8s.NotFoundError:
@@ -175,10 +177,7 @@ class KubeClient:
     def patch(self, kind: str, name: str, patch: dict[str, Any],
               namespace: str | None = None) -> None:
         async def go() -> None:
-            manifest = {"kind": kind, "metadata": {"name": name}}
-            if namespace:
-                manifest["metadata"]["namespace"] = namespace
-            obj = await self.obj(manifest)
+            obj = await self.obj(_ref(kind, name, namespace))
             await obj.patch(patch)
         self.run(go, f"label {kind} {name}")
 
@@ -208,7 +207,7 @@ class KubeClient:
                                  "kind": "SelfSubjectAccessReview", "metadata": {},
                                  "spec": {"resourceAttributes": attrs}}, api=await self.api())
             await review.create()
-            status = review.raw.get("status") or {}
+            status: dict[str, Any] = dict(dict(review.raw).get("status") or {})
             return bool(status.get("allowed")), str(status.get("reason") or "")
         return self.run(go, f"check permission to {verb} {resource}")
 
@@ -261,19 +260,15 @@ class KubeClient:
     def close(self) -> None:
         async def shutdown() -> None:
             for pf in self._forwards:
-                try:
+                with contextlib.suppress(Exception):  # a dead forward is fine to lose
                     await pf.stop()
-                except Exception:  # a forward that died already is fine to lose
-                    pass
             for task in self._tasks:
                 task.cancel()
             if self._api is not None and self._api._session is not None:
                 await self._api._session.aclose()
         if not self._loop.is_running():
             return
-        try:
+        with contextlib.suppress(Exception):  # closing must never mask the run's outcome
             asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(timeout=10)
-        except Exception:  # closing must never mask the run's own outcome
-            pass
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)

@@ -49,7 +49,7 @@ def wait_backings_ready(backend: KubernetesBackend) -> None:
 
 def _suite_pod(backend: KubernetesBackend) -> dict[str, Any] | None:
     assert backend.client is not None
-    pods = backend.client.list("Pod", namespace=backend.namespace,
+    pods = backend.client.list_objects("Pod", namespace=backend.namespace,
                                label_selector=f"{names.ROLE}=suite,"
                                f"{names.RUN_ID}={names.label_value(backend.run.id)}")
     return pods[0] if pods else None
