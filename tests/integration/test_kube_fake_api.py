@@ -347,3 +347,22 @@ def test_job_mode_deadline_and_bad_image_are_infra_errors(api: FakeApiServer,
     with pytest.raises(InfraError, match="cannot run: runner: waiting ErrImagePull"):
         jobrun.run(make_job_backend(api, tmp_path), tmp_path / "a2", {})
     assert api.cluster.get("namespaces", "", NAMESPACE) is None
+
+
+def test_keep_then_release(api: FakeApiServer, tmp_path: Path,
+                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from ci import keep as kept
+
+    backend = make_backend(api, tmp_path)
+    monkeypatch.setattr(kept, "kept_dir", lambda _checkout: tmp_path / "kept")
+    backend.sweep()
+    backend.up()
+    assert "delete namespace " + NAMESPACE in backend.keep()
+    backend.down()
+    ns = api.cluster.get("namespaces", "", NAMESPACE)
+    assert ns is not None and ns["metadata"]["labels"][names.KEPT] == "true"
+    assert kept.load(backend.service.repo_root, RUN_ID)["context"] == "kind-fake"
+    other = make_backend(api, tmp_path, run_id="feed0002")
+    assert other.sweep() == []  # kept runs are never swept
+    other.down()
+    assert other.release(RUN_ID) == [f"namespace {NAMESPACE}"]

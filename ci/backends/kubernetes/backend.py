@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ci import keep as kept
 from ci.backends.base import Backend
 from ci.backends.compose import composefile
 from ci.backends.kubernetes import context as kube_context
@@ -396,13 +397,23 @@ class KubernetesBackend(Backend):
     def keep(self) -> str:
         client = self.connect()
         client.patch("Namespace", self.namespace,
-                      {"metadata": {"labels": {names.KEPT: "true"}}})
+                     {"metadata": {"labels": {names.KEPT: "true"}}})
         self.namespace_created = False  # down must leave it
-        ctx = self.chosen.context if self.chosen else "?"
-        return (f"kubectl --context {ctx} delete namespace {self.namespace} "
-                "(port-forwards end with this process: kubectl port-forward to reach it)")
+        ctx = self.chosen.context if self.chosen else ""
+        command = f"kubectl --context {ctx} delete namespace {self.namespace}"
+        kept.save(self.service.repo_root, self.run.id, {
+            "run_id": self.run.id, "service": self.service.name, "backend": self.name,
+            "namespace": self.namespace, "context": ctx, "down": command,
+            # The forwards end with this process: --attach reaches nothing until
+            # `kubectl port-forward` is run by hand on these ports.
+            "endpoints": kept.endpoints_to_json(
+                {b.name: self.endpoint(b) for b in self.service.backends}),
+        })
+        return f"{command} (port-forwards end with this process)"
 
     def release(self, run_id: str) -> list[str]:
+        state = kept.load(self.service.repo_root, run_id) or {}
+        self.kube_context = self.kube_context or state.get("context") or None
         client = self.connect()
         selector = (f"{names.MANAGED_BY}={names.MANAGER},"
                     f"{names.CHECKOUT}={names.checkout_hash(str(self.run.checkout))},"
