@@ -366,3 +366,34 @@ def test_keep_then_release(api: FakeApiServer, tmp_path: Path,
     assert other.sweep() == []  # kept runs are never swept
     other.down()
     assert other.release(RUN_ID) == [f"namespace {NAMESPACE}"]
+
+
+def test_watchdog_sees_a_crash_after_ready(api: FakeApiServer, tmp_path: Path) -> None:
+    from tests.kube_fake_api import Step, container_status, cond, healthy_script
+
+    def ready_then_crash(pod: dict) -> list[Step]:
+        c = pod["spec"]["containers"][0]
+        crashed = {"phase": "Failed", "conditions": [cond("PodScheduled", True),
+                                                     cond("Ready", False)],
+                   "containerStatuses": [container_status(c["name"], c["image"], {
+                       "terminated": {"exitCode": 137, "reason": "OOMKilled",
+                                      "startedAt": "2026-01-01T00:00:00Z",
+                                      "finishedAt": "2026-01-01T00:00:01Z"}})]}
+        return [*healthy_script(pod), Step(1.0, crashed, [("Warning", "OOMKilling",
+                                                           "Memory cgroup out of memory")])]
+
+    api.cluster.scripts["nats"] = ready_then_crash
+    backend = make_backend(api, tmp_path)
+    nats = next(b for b in backend.service.backends if b.name == "nats")
+    try:
+        backend.sweep()
+        backend.up()
+        backend.check_alive(nats)
+        deadline = time.monotonic() + 10
+        with pytest.raises(BackendDied, match="OOMKilled") as err:  # noqa: PT012
+            while time.monotonic() < deadline:
+                backend.check_alive(nats)
+                time.sleep(0.05)
+        assert "OOMKilling" in err.value.message
+    finally:
+        backend.down()
