@@ -35,6 +35,20 @@ def test_every_manifest_validates_strictly_against_two_minor_versions() -> None:
         validate(doc)
 
 
+def test_the_cached_validator_agrees_with_kubernetes_validate() -> None:
+    import kubernetes_validate
+
+    for doc in _rendered(in_cluster=True):
+        for version in ("1.30", "1.34"):
+            kubernetes_validate.validate(doc, version, strict=True)
+    pod = _rendered()[1]
+    pod["spec"]["containers"][0]["imagePullPolicy"] = 3
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(pod, "1.34", strict=True)
+    with pytest.raises(AssertionError, match="imagePullPolicy"):
+        validate(pod)
+
+
 def test_strict_validation_catches_a_misspelt_field() -> None:
     pod = _rendered()[1]
     pod["spec"]["restartPolicyy"] = "Never"

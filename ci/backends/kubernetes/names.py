@@ -50,12 +50,9 @@ def dns_label(text: str, max_len: int = MAX_LABEL) -> str:
     When mapping or truncation loses information, a hash of the original is
     appended so two different inputs cannot end up with one name.
     """
-    mapped = _NOT_DNS.sub("-", text.lower()).strip("-")
-    mapped = re.sub(r"-{2,}", "-", mapped)
-    if mapped == text and len(mapped) <= max_len:
-        return mapped
-    if mapped == text.lower().replace("_", "-") and len(mapped) <= max_len:
-        return mapped or "x"
+    mapped = re.sub(r"-{2,}", "-", _NOT_DNS.sub("-", text.lower()).strip("-"))
+    if mapped and mapped == text.lower().replace("_", "-") and len(mapped) <= max_len:
+        return mapped  # only case and `_` changed: a documented, readable mapping
     suffix = short_hash(text, 6)
     head = mapped[: max_len - len(suffix) - 1].strip("-")
     return f"{head}-{suffix}" if head else suffix
