@@ -676,7 +676,8 @@ class Handler(BaseHTTPRequestHandler):
             self._fail(403, "Forbidden", "pods/portforward is forbidden")
             return
         port = int(query.get("ports", "0"))
-        target = self.cluster.forward_targets.get((namespace, name, port))
+        targets = self.cluster.forward_targets
+        target = targets.get((namespace, name, port)) or targets.get(("*", name, port))
         if target is None or self.headers.get("Upgrade", "").lower() != "websocket":
             self._fail(400, "BadRequest", f"cannot forward to {namespace}/{name}:{port}")
             return

@@ -145,7 +145,8 @@ class KubernetesBackend(Backend):
                       ("create", "pods", "exec", "")]
         missing = []
         for verb, resource, sub, group in needs:
-            allowed, reason = client.can_i(verb, resource, self.namespace, sub, group)
+            scope = "" if resource == "namespaces" else self.namespace  # cluster-scoped
+            allowed, reason = client.can_i(verb, resource, scope, sub, group)
             if not allowed:
                 what = f"{verb} {resource}{'/' + sub if sub else ''}"
                 missing.append(what + (f" ({reason})" if reason else ""))

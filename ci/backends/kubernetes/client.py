@@ -198,7 +198,9 @@ class KubeClient:
 
             review_cls = new_class("SelfSubjectAccessReview",
                                    version="authorization.k8s.io/v1", namespaced=False)
-            attrs = {"verb": verb, "resource": resource, "namespace": namespace}
+            attrs = {"verb": verb, "resource": resource}
+            if namespace:
+                attrs["namespace"] = namespace
             if subresource:
                 attrs["subresource"] = subresource
             if group:
