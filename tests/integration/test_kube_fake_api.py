@@ -369,7 +369,7 @@ def test_keep_then_release(api: FakeApiServer, tmp_path: Path,
 
 
 def test_watchdog_sees_a_crash_after_ready(api: FakeApiServer, tmp_path: Path) -> None:
-    from tests.kube_fake_api import Step, container_status, cond, healthy_script
+    from tests.kube_fake_api import Step, cond, container_status, healthy_script
 
     def ready_then_crash(pod: dict) -> list[Step]:
         c = pod["spec"]["containers"][0]
@@ -390,7 +390,7 @@ def test_watchdog_sees_a_crash_after_ready(api: FakeApiServer, tmp_path: Path) -
         backend.up()
         backend.check_alive(nats)
         deadline = time.monotonic() + 10
-        with pytest.raises(BackendDied, match="OOMKilled") as err:  # noqa: PT012
+        with pytest.raises(BackendDied, match="OOMKilled") as err:
             while time.monotonic() < deadline:
                 backend.check_alive(nats)
                 time.sleep(0.05)
