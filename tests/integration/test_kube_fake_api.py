@@ -397,3 +397,24 @@ def test_watchdog_sees_a_crash_after_ready(api: FakeApiServer, tmp_path: Path) -
         assert "OOMKilling" in err.value.message
     finally:
         backend.down()
+
+
+def test_unreachable_server_and_rejected_credentials(api: FakeApiServer, tmp_path: Path
+                                                     ) -> None:
+    closed = socket.create_server(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    config = api.kubeconfig(tmp_path / "unreachable")
+    config.write_text(config.read_text().replace(api.url, f"http://127.0.0.1:{port}"))
+    service = example_service()
+    backend = KubernetesBackend(service, run_of(service), Console("test"),
+                                environ={"KUBECONFIG": str(config)})
+    with pytest.raises(InfraError, match="cannot reach the Kubernetes API server"):
+        backend.sweep()
+    config.write_text(api.kubeconfig(tmp_path / "k").read_text().replace(
+        "fake-token-for-tests", "wrong-token"))
+    backend = KubernetesBackend(service, run_of(service), Console("test"),
+                                environ={"KUBECONFIG": str(config)})
+    with pytest.raises(ConfigError, match="rejected the credentials"):
+        backend.sweep()
+    assert ("GET", "/version/") in api.cluster.requests  # kr8s retried, then gave up

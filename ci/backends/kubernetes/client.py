@@ -53,6 +53,9 @@ def translate(exc: BaseException, what: str) -> Exception:
         text = str(exc)
         if code == 403:
             return ConfigError(f"forbidden: {what}: {text}", hint=RBAC_HINT)
+        if code == 401:
+            return ConfigError(f"the API server rejected the credentials: {what}: {text}",
+                               hint="refresh the context's credentials in the kubeconfig")
         if code == 409:
             return Conflict(f"{what}: {text}")
         return InfraError(f"the API server refused to {what} (HTTP {code}): {text}")
