@@ -84,24 +84,29 @@ class KubeClient:
         self._api: Any = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._forwards: list[Any] = []
+        self._closed = False
 
     # -- running coroutines on the client's loop --------------------------------------
 
     def run(self, make: Callable[[], Coroutine[Any, Any, T]], what: str,
             timeout: float | None = None) -> T:
-        future = asyncio.run_coroutine_threadsafe(self._bounded(make, timeout), self._loop)
+        if self._closed:
+            raise InfraError(f"cannot {what}: the Kubernetes client was closed already")
+        limit = self.request_timeout if timeout is None else timeout
+        future = asyncio.run_coroutine_threadsafe(self._bounded(make, limit), self._loop)
         try:
-            return future.result()
+            return future.result(timeout=limit + 5)  # a loop stopped meanwhile cannot hang us
         except TimeoutError:
-            raise InfraError(f"the Kubernetes API server did not answer in time to {what}") \
-                from None
+            future.cancel()
+            raise InfraError(f"the Kubernetes API server did not answer in time to {what}"
+                             ) from None
         except (ConfigError, InfraError):
             raise
         except Exception as exc:
             raise translate(exc, what) from None
 
-    async def _bounded(self, make: Callable[[], Awaitable[T]], timeout: float | None) -> T:
-        async with asyncio.timeout(self.request_timeout if timeout is None else timeout):
+    async def _bounded(self, make: Callable[[], Awaitable[T]], timeout: float) -> T:
+        async with asyncio.timeout(timeout):
             return await make()
 
     def spawn(self, make: Callable[[], Coroutine[Any, Any, None]]) -> None:
@@ -271,8 +276,9 @@ class KubeClient:
                 task.cancel()
             if self._api is not None and self._api._session is not None:
                 await self._api._session.aclose()
-        if not self._loop.is_running():
+        if self._closed:
             return
+        self._closed = True
         with contextlib.suppress(Exception):  # closing must never mask the run's outcome
             asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
