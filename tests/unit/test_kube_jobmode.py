@@ -74,3 +74,17 @@ def test_load_images_command() -> None:
         "k3d", "image", "import", "nats:2.10", "--cluster", "dev"]
     with pytest.raises(ConfigError, match="kind-\\* and k3d-\\*"):
         loadimages.command("minikube", "x")
+
+
+def test_kube_e2e_session_is_registered_and_parses() -> None:
+    from ci.backends.kubernetes import e2e
+    from ci.tier2.sessions import DELEGATED
+
+    target, _doc = DELEGATED["kube-e2e"]
+    assert target == "ci.backends.kubernetes.e2e:session_kube_e2e"
+    opts = e2e.parse(["--context", "kind-tiers", "--only", "host,sigterm"])
+    assert opts.context == "kind-tiers" and not opts.load_images
+    assert set(opts.only.split(",")) <= set(e2e.SCENARIOS)
+    assert set(e2e.SCENARIOS) == {"host", "job", "bad-image", "sigkill", "sigterm"}
+    with pytest.raises(SystemExit):
+        e2e.parse([])  # --context is required: never a guessed cluster
