@@ -166,6 +166,7 @@ class Cluster:
         self.job_pull_error = False
         self.job_files: dict[str, bytes] = {}
         self.execs: list[tuple[str, str, list[str]]] = []
+        self.watches: list[tuple[str, str]] = []
         self.schema_errors: list[str] = []
         self.closing = threading.Event()
 
@@ -634,6 +635,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _watch(self, resource: str, namespace: str | None, query: dict[str, str]) -> None:
         label, fields = query.get("labelSelector", ""), query.get("fieldSelector", "")
+        self.cluster.watches.append((resource, label))
         since = int(query.get("resourceVersion") or 0)
         self.send_response(200)
         self.send_header("Content-Type", "application/json")

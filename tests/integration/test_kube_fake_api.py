@@ -119,6 +119,7 @@ def test_create_ready_forward_collect_teardown(api: FakeApiServer, tmp_path: Pat
     assert any(p.endswith("/pods") for p in paths)
     assert any(p.endswith("/portforward") for p in paths)
     assert any("selfsubjectaccessreviews" in p for p in paths)
+    assert ("pods", f"{names.RUN_ID}={RUN_ID},{names.ROLE}=backing") in api.cluster.watches
 
 
 def test_context_guard_refuses_before_any_request(api: FakeApiServer, tmp_path: Path) -> None:
