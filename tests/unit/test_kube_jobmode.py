@@ -88,3 +88,24 @@ def test_kube_e2e_session_is_registered_and_parses() -> None:
     assert set(e2e.SCENARIOS) == {"host", "job", "bad-image", "sigkill", "sigterm"}
     with pytest.raises(SystemExit):
         e2e.parse([])  # --context is required: never a guessed cluster
+
+
+def test_inside_the_job_the_backend_starts_nothing_and_uses_cluster_dns(tmp_path) -> None:
+    from ci.backends.kubernetes.backend import KubernetesBackend
+    from ci.console import Console
+    from tests.kube_support import example_service, run_of
+
+    service = example_service()
+    backend = KubernetesBackend(service, run_of(service), Console("t"),
+                                environ={jobmode.ENV_IN_POD: "tiers-agent-executor-1234abcd",
+                                         "KUBECONFIG": str(tmp_path / "none")})
+    assert backend.sweep() == []
+    backend.up()
+    pg = service.backends[0]
+    ep = backend.endpoint(pg)
+    assert (ep.host, ep.port) == ("postgres.tiers-agent-executor-1234abcd.svc", 5432)
+    assert backend.native_ready(pg)
+    backend.check_alive(pg)
+    assert backend.collect(tmp_path, failed=True) == []
+    backend.down()
+    assert backend.client is None, "no API connection is made inside the Job"
