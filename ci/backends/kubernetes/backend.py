@@ -11,11 +11,9 @@ namespace and waits, boundedly, for it to be gone.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import os
 import socket
-import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,6 +26,7 @@ from ci.backends.kubernetes import context as kube_context
 from ci.backends.kubernetes import diagnostics, jobmode, loadimages, manifests, names, readiness
 from ci.backends.kubernetes import sweep as sweeping
 from ci.backends.kubernetes.client import KubeClient
+from ci.backends.kubernetes.podcache import PodCache
 from ci.backends.kubernetes.portforward import HOST, Forwards
 from ci.console import Console
 from ci.endpoints import Endpoint
@@ -72,9 +71,7 @@ class KubernetesBackend(Backend):
         self.applied: list[manifests.Manifest] = []
         self.namespace_created = False
         self.forwards = Forwards()
-        self._pods: dict[str, dict[str, Any]] = {}
-        self._changed = threading.Condition()
-        self._watch_error = ""
+        self.pods = PodCache()
         self.in_pod_namespace = self.environ.get(jobmode.ENV_IN_POD, "")
 
     # -- configuration, plan --------------------------------------------------------------
@@ -204,38 +201,11 @@ class KubernetesBackend(Backend):
         self.wait_started()
 
     def start_watch(self, client: KubeClient) -> None:
-        selector = f"{names.RUN_ID}={names.label_value(self.run.id)},{names.ROLE}=backing"
-
-        async def watch() -> None:
-            from kr8s.asyncio.objects import Pod
-
-            api = await client.api()
-            while True:
-                try:
-                    since = None
-                    async for obj in api.async_get(Pod, namespace=self.namespace,
-                                                   label_selector=selector):
-                        self._update(dict(obj.raw))
-                    async for _event, obj in api.async_watch(Pod, namespace=self.namespace,
-                                                             label_selector=selector,
-                                                             since=since):
-                        self._update(dict(obj.raw))
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # a dropped watch is re-listed, not fatal
-                    self._watch_error = f"{type(exc).__name__}: {exc}"
-                await asyncio.sleep(0.5)
-
-        client.spawn(watch)
-
-    def _update(self, pod: dict[str, Any]) -> None:
-        with self._changed:
-            self._pods[str(pod["metadata"]["name"])] = pod
-            self._changed.notify_all()
+        self.pods.follow(client, self.namespace,
+                         f"{names.RUN_ID}={names.label_value(self.run.id)},{names.ROLE}=backing")
 
     def _pod(self, backing: Backing) -> dict[str, Any] | None:
-        with self._changed:
-            return self._pods.get(names.dns_label(backing.name))
+        return self.pods.get(names.dns_label(backing.name))
 
     def _events(self, pod: str) -> list[dict[str, Any]]:
         if self.client is None:
@@ -273,8 +243,7 @@ class KubernetesBackend(Backend):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            with self._changed:
-                self._changed.wait(timeout=min(1.0, remaining))
+            self.pods.wait(min(1.0, remaining))
         details = []
         for backing in self.service.backends:
             pod = self._pod(backing) or {}
@@ -284,7 +253,7 @@ class KubernetesBackend(Backend):
         raise InfraError(f"not started within the start budget of {self.start_budget:g}s "
                          f"(scheduling and image pull): {', '.join(pending)}\n"
                          + "\n".join(details)
-                         + (f"\nwatch error: {self._watch_error}" if self._watch_error else ""),
+                         + (f"\nwatch error: {self.pods.error}" if self.pods.error else ""),
                          hint=f"raise {ENV_START_BUDGET}, or load the images (--load-images)")
 
     # -- during the run ----------------------------------------------------------------

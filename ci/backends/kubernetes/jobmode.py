@@ -27,7 +27,7 @@ TTL_AFTER_FINISHED = 600
 JOB_NAME = "suite"
 SECRET_NAME = "suite-secrets"
 
-# Exit codes of the runner container, read from its terminated state.
+# The Job condition reason Kubernetes sets when activeDeadlineSeconds ran out.
 DEADLINE_REASON = "DeadlineExceeded"
 
 
