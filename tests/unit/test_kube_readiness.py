@@ -65,3 +65,12 @@ def test_failure_message_has_container_status_and_last_events() -> None:
     assert text.startswith("postgres: ImagePullBackOff")
     assert "container db: waiting ImagePullBackOff Back-off pulling (restarts 0)" in text
     assert "event 7" in text and "event 3" in text and "event 2" not in text
+
+
+def test_a_deleted_pod_reads_as_failed() -> None:
+    from ci.backends.kubernetes.podcache import gone
+
+    ready = pod(phase="Running", state={"running": {}},
+                conditions=[{"type": "Ready", "status": "True"}])
+    verdict = readiness.classify(gone(ready))
+    assert verdict.state is State.FAILED and "deleted" in verdict.detail

@@ -17,6 +17,13 @@ from ci.backends.kubernetes.client import KubeClient
 RELIST_PAUSE = 0.5
 
 
+def gone(pod: dict[str, Any]) -> dict[str, Any]:
+    """A Pod deleted under a running suite: failed, so the watchdog reports it."""
+    status = {**(pod.get("status") or {}), "phase": "Failed", "reason": "Deleted",
+              "message": "the Pod was deleted while the run used it"}
+    return {**pod, "status": status}
+
+
 class PodCache:
     def __init__(self) -> None:
         self._pods: dict[str, dict[str, Any]] = {}
@@ -49,9 +56,10 @@ class PodCache:
                     async for obj in api.async_get(Pod, namespace=namespace,
                                                    label_selector=label_selector):
                         self.update(dict(obj.raw))
-                    async for _event, obj in api.async_watch(Pod, namespace=namespace,
-                                                             label_selector=label_selector):
-                        self.update(dict(obj.raw))
+                    async for event, obj in api.async_watch(Pod, namespace=namespace,
+                                                            label_selector=label_selector):
+                        self.update(gone(dict(obj.raw)) if event == "DELETED"
+                                    else dict(obj.raw))
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # a dropped watch is re-listed, not fatal
