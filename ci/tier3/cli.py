@@ -149,8 +149,10 @@ def _main(service: Service, args: argparse.Namespace, pytest_args: list[str],
     env = {**os.environ, **resolution.values, **service.env}
     ctx = RunContext(service=service, run=run, console=console, backend=backend,
                      artifacts=artifacts, env=env, pytest_args=pytest_args, keep=args.keep)
-    if getattr(args, "in_cluster", None) is not None and hasattr(backend, "run_in_cluster"):
+    if getattr(args, "in_cluster", None) is not None:
         # kubernetes --in-cluster: the suite itself runs as a Job (docs/kubernetes-backend.md)
+        if not hasattr(backend, "run_in_cluster"):
+            raise ConfigError(f"--in-cluster needs --backend kubernetes, not {backend.name}")
         return int(backend.run_in_cluster(artifacts, env))
     console.info(f"run {run.id}: stages {','.join(stages)}; artifacts {artifacts}")
     return engine.run(ctx, stages)

@@ -116,3 +116,14 @@ def test_non_local_context_exits_2_before_any_request(api: FakeApiServer,
     assert result.returncode == 2, result.stdout + result.stderr
     assert "'prod-eu' is not a well-known local cluster" in result.stdout + result.stderr
     assert api.cluster.requests == []
+
+
+def test_in_cluster_with_another_backend_exits_2(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, str(root / "services" / "agent_executor" / "ci" / "tier3.py"),
+         "--backend", "local", "--in-cluster", "t:1", "--artifacts", str(tmp_path / "art")],
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "--in-cluster needs --backend kubernetes" in result.stdout + result.stderr
