@@ -177,7 +177,7 @@ def test_conflict_409_is_reported(api: FakeApiServer, tmp_path: Path) -> None:
     backend = make_backend(api, tmp_path)
     client = backend.connect()
     try:
-        doc = backend.manifests()[0]
+        doc = backend.rendered()[0]
         client.create(doc)
         with pytest.raises(InfraError, match="already exists"):
             client.create(doc)

@@ -87,7 +87,7 @@ class KubernetesBackend(Backend):
     def namespace(self) -> str:
         return self.in_pod_namespace or self.meta.namespace
 
-    def manifests(self) -> list[manifests.Manifest]:
+    def rendered(self) -> list[manifests.Manifest]:
         manifests.check_names(self.service)
         model = composefile.load(self.service.compose_path)
         out = manifests.host_mode(self.service, model, self.meta, self.environ)
@@ -97,7 +97,7 @@ class KubernetesBackend(Backend):
         return out
 
     def plan(self) -> list[str]:
-        return [diagnostics.to_yaml([m]) for m in self.manifests()]
+        return [diagnostics.to_yaml([m]) for m in self.rendered()]
 
     def describe(self) -> str:
         if self.in_pod_namespace:
@@ -175,7 +175,7 @@ class KubernetesBackend(Backend):
     def up(self) -> None:
         if self.in_pod_namespace:
             return
-        docs = self.manifests()
+        docs = self.rendered()
         client = self.connect()
         if self.load_images:
             assert self.chosen is not None
