@@ -419,3 +419,23 @@ def test_unreachable_server_and_rejected_credentials(api: FakeApiServer, tmp_pat
     with pytest.raises(ConfigError, match="rejected the credentials"):
         backend.sweep()
     assert ("GET", "/version/") in api.cluster.requests  # kr8s retried, then gave up
+
+
+def test_forward_to_a_taken_port_is_reported(api: FakeApiServer, tmp_path: Path) -> None:
+    pong = PongServer()
+    api.cluster.forward_targets[(NAMESPACE, "dragonfly", 6379)] = ("127.0.0.1", pong.port)
+    backend = make_backend(api, tmp_path)
+    taken = socket.create_server(("127.0.0.1", 0))
+    try:
+        backend.sweep()
+        backend.up()
+        client = backend.connect()
+        with pytest.raises(InfraError, match="cannot listen on 127.0.0.1"):
+            client.forward(NAMESPACE, "dragonfly", 6379, taken.getsockname()[1])
+        free = socket.create_server(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+        free.close()
+        assert client.forward(NAMESPACE, "dragonfly", 6379, port) == port
+    finally:
+        taken.close()
+        backend.down()

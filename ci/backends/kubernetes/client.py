@@ -264,7 +264,14 @@ class KubeClient:
             pf = obj.portforward(remote_port, local_port=local_port, address="127.0.0.1")
             port = int(await pf.start())
             self._forwards.append(pf)
-            return port
+            # With a fixed local port, start() returns before the listener is
+            # bound, and a failed bind dies quietly in kr8s's background task.
+            for _ in range(50):
+                if pf.servers:
+                    return port
+                await asyncio.sleep(0.05)
+            raise InfraError(f"cannot listen on 127.0.0.1:{local_port} for the port-forward "
+                             f"to {pod} (is the port taken?)")
         return self.run(go, f"port-forward to {namespace}/{pod}:{remote_port}")
 
     def close(self) -> None:
