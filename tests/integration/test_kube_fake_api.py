@@ -430,7 +430,7 @@ def test_forward_to_a_taken_port_is_reported(api: FakeApiServer, tmp_path: Path)
         backend.sweep()
         backend.up()
         client = backend.connect()
-        with pytest.raises(InfraError, match="cannot listen on 127.0.0.1"):
+        with pytest.raises(InfraError, match=r"cannot listen on 127\.0\.0\.1"):
             client.forward(NAMESPACE, "dragonfly", 6379, taken.getsockname()[1])
         free = socket.create_server(("127.0.0.1", 0))
         port = free.getsockname()[1]
