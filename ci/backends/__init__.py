@@ -16,6 +16,7 @@ from ci.errors import ConfigError
 REGISTRY: dict[str, str] = {
     "local": "ci.backends.local.backend:LocalBackend",
     "compose": "ci.backends.compose.backend:ComposeBackend",
+    "kubernetes": "ci.backends.kubernetes.backend:KubernetesBackend",
 }
 
 

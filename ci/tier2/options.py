@@ -32,7 +32,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("TIERS_ENV", "Tier 2 (passed to Tier 3)", "`ci` when CI=true, else `local`",
            "Environment name: selects `.env.<name>`. `--env NAME` after `--` wins over it."),
     Option("TIERS_BACKEND", "Tier 3", "the service's default, then `auto`",
-           "Backend for the backing services: `auto`, `local` or `compose` "
+           "Backend for the backing services: `auto`, `local`, `compose` or `kubernetes` "
            "(`--backend` wins over it)."),
     Option("TIERS_ARTIFACTS_DIR", "Tier 3", "`<checkout>/artifacts`",
            "Base folder for run artifacts (`--artifacts` wins over it)."),
@@ -105,6 +105,20 @@ OPTIONS: tuple[Option, ...] = (
            "Seconds to try pulling an image before building a local stand-in."),
     Option("TIERS_DEBIAN_MIRROR", "`nox -s images`", "deb.debian.org",
            "Debian mirror for the debootstrap base image."),
+    # -- kubernetes backend (docs/kubernetes-backend.md) -------------------------
+    Option("KUBECONFIG", "kubernetes backend", "`~/.kube/config`",
+           "Kubeconfig file(s) the kubernetes backend reads contexts and credentials from."),
+    Option("TIERS_KUBE_CONTEXT", "kubernetes backend", "unset",
+           "Kube context to use (`--kube-context` wins). Unset: only a local kind-*, k3d-*, "
+           "minikube, docker-desktop or rancher-desktop current context; never under CI=true."),
+    Option("TIERS_KUBE_START_BUDGET", "kubernetes backend", "`300`",
+           "Seconds for scheduling and image pulls, apart from the readiness timeout."),
+    Option("TIERS_KUBE_DELETE_TIMEOUT", "kubernetes backend", "`60`",
+           "Seconds teardown waits for the run's namespace to be gone."),
+    Option("TIERS_KUBE_TEST_IMAGE", "kubernetes backend (`--in-cluster`)",
+           "`tiers/<service>-tests:local`", "Test image of the suite Job."),
+    Option("TIERS_KUBE_IN_POD", "set by the kubernetes backend inside the suite Job",
+           "unset", "The run's namespace: the runner in the Job uses cluster DNS endpoints."),
     # -- running Tier 1 locally with act -----------------------------------------
     Option("TIERS_ACT_AWS_ENDPOINT_URL", "`nox -s tier1`", "unset",
            "AWS endpoint (e.g. a moto server) the workflow's Parameter Store calls go to "

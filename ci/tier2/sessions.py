@@ -44,6 +44,9 @@ DELEGATED: dict[str, tuple[str, str]] = {
                "Print the all-services matrix JSON (and write it to $GITHUB_OUTPUT)."),
     "tier1": ("ci.tier1.act:session_act",
               "Run a service's GitHub workflow locally with act (Tier 1 end to end)."),
+    "kube-e2e": ("ci.backends.kubernetes.e2e:session_kube_e2e",
+                 "Kubernetes backend on a real kind/k3d cluster: -- --context NAME "
+                 "(user-run)."),
 }
 
 

@@ -189,6 +189,12 @@ def _main(service: Service, args: argparse.Namespace, pytest_args: list[str],
                      artifacts=artifacts, env=env, pytest_args=pytest_args, keep=args.keep,
                      command=[*command[:1], *command[1:]], env_name=env_name,
                      selected=stages, use_cache=use_cache)
+    if args.in_cluster is not None:
+        # kubernetes --in-cluster: the suite itself runs as a Job (docs/kubernetes-backend.md)
+        if not hasattr(backend, "run_in_cluster"):
+            raise ConfigError(f"--in-cluster needs --backend kubernetes, not {backend.name}",
+                              hint="add --backend kubernetes")
+        return int(backend.run_in_cluster(artifacts, env))
     console.info(f"run {run.id}: stages {','.join(stages)}; env {env_name}; "
                  f"artifacts {artifacts}")
     code = engine.run(ctx, stages)

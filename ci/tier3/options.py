@@ -53,11 +53,21 @@ FLAGS: tuple[Flag, ...] = (
          group="mode"),
     Flag(("--dry-run",), "print what the run would start (for kubernetes: every manifest), "
          "start nothing, and exit", action="store_true", group="mode"),
+    # -- kubernetes (docs/kubernetes-backend.md) -------------------------------------
+    Flag(("--kube-context",), "kubernetes: the kubeconfig context (default: "
+         "$TIERS_KUBE_CONTEXT; otherwise only a local kind-*/k3d-*/minikube/docker-desktop/"
+         "rancher-desktop current context)", env="TIERS_KUBE_CONTEXT", metavar="NAME",
+         group="backend"),
+    Flag(("--load-images",), "kubernetes: import the stack's images into a kind/k3d cluster",
+         action="store_true", group="backend"),
+    Flag(("--in-cluster",), "kubernetes: run the suite itself as a Job in the cluster (test "
+         "image: IMAGE, else $TIERS_KUBE_TEST_IMAGE)", env="TIERS_KUBE_TEST_IMAGE",
+         metavar="IMAGE", group="backend", extra={"nargs": "?", "const": ""}),
 )
 
 MODES = ("attach", "down", "list_kept", "dry_run")
 """Flags that choose what the command does; at most one at a time."""
-RUN_ONLY = ("only", "keep", "backend", "no_cache")
+RUN_ONLY = ("only", "keep", "backend", "no_cache", "in_cluster", "load_images")
 """Flags that only mean something when a run is started."""
 
 

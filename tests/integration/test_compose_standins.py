@@ -163,10 +163,10 @@ def test_prune_cache_removes_only_cache_images(cli: Any, tmp_path: Path,
 
 def test_a_compose_run_with_an_uncovered_image_stops_before_starting_anything(
         cli: Any, tmp_path: Path) -> None:
+    from ci import Service, postgres, redis
     from ci.backends.compose.backend import ComposeBackend
     from ci.errors import ConfigError
     from ci.runinfo import RunInfo
-    from ci.service import Service, postgres, redis
 
     checkout = tmp_path / "checkout"
     (checkout / "compose").mkdir(parents=True)
