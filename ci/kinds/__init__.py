@@ -10,6 +10,7 @@ from __future__ import annotations
 from ci.errors import ConfigError
 from ci.kinds.base import Kind
 from ci.kinds.http import Http, http
+from ci.kinds.memcached import Memcached, memcached
 from ci.kinds.nats import Nats, nats
 from ci.kinds.postgres import Postgres, postgres
 from ci.kinds.redis import Redis, redis
@@ -23,6 +24,7 @@ KINDS: dict[str, tuple[type[Kind], object]] = {
         (Nats, nats),
         (Http, http),
         (Tcp, tcp),
+        (Memcached, memcached),
     )
 }
 """name -> (Kind class, factory): the registry."""

