@@ -14,6 +14,8 @@ from ci.kinds.memcached import Memcached, memcached
 from ci.kinds.nats import Nats, nats
 from ci.kinds.postgres import Postgres, postgres
 from ci.kinds.redis import Redis, redis
+from ci.kinds.redis_cluster import RedisCluster
+from ci.kinds.redis_sentinel import RedisSentinel
 from ci.kinds.tcp import Tcp, tcp
 
 KINDS: dict[str, tuple[type[Kind], object]] = {
@@ -25,6 +27,8 @@ KINDS: dict[str, tuple[type[Kind], object]] = {
         (Http, http),
         (Tcp, tcp),
         (Memcached, memcached),
+        (RedisCluster, redis),
+        (RedisSentinel, redis),
     )
 }
 """name -> (Kind class, factory): the registry."""
@@ -39,7 +43,9 @@ def kind_class(name: str) -> type[Kind]:
 
 
 def factories() -> dict[str, object]:
-    return {name: factory for name, (_cls, factory) in KINDS.items()}
+    """Factory name -> factory; kinds sharing one (``redis(topology=...)``) appear once."""
+    return {getattr(factory, "__name__", name): factory
+            for name, (_cls, factory) in KINDS.items()}
 
 
 __all__ = ["KINDS", "Kind", "kind_class"]

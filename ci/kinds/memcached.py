@@ -47,7 +47,7 @@ class Memcached(Kind):
         from ci.backends.local.servers import unprivileged_user
 
         if self.command or start.binary is None:
-            return super().start_local(backing, start)
+            return self.start_command(backing, start)
         # memcached refuses to run as root; it needs no files, so the
         # unprivileged user needs nothing handed over. UDP off (-U 0): it is an
         # amplification vector and no test client uses it.
