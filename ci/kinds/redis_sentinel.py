@@ -127,6 +127,9 @@ class RedisSentinel(Redis):
             out[service] = {
                 "command": ["redis-server", f"{CONTAINER_DIR}/sentinel.conf", "--sentinel"],
                 "volumes": [f"{folder}:{CONTAINER_DIR}"],
+                # An image's own healthcheck asks the server port; the probe
+                # checks the Sentinel itself.
+                "healthcheck": {"disable": True},
             }
         return out
 
