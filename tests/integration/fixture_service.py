@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -32,21 +33,42 @@ class FixtureRun:
     def output(self) -> str:
         return self.result.stdout + self.result.stderr
 
+    def server_pids(self) -> list[int]:
+        """Every pid the local backend printed at ``up`` (``(pid 1, 2, 3)``)."""
+        found = re.findall(r"\(pid ([\d, ]+)\)", self.output)
+        return [int(p) for group in found for p in group.split(",")]
+
     def run_json(self) -> dict[str, Any]:
         [art] = sorted((self.checkout / "artifacts" / "integration" / self.name).iterdir())
         data: dict[str, Any] = json.loads((art / "run.json").read_text())
         return data
 
 
-def run_fixture(name: str, tmp: Path, backend: str, timeout: float = 600) -> FixtureRun:
+def install_fixture(name: str, tmp: Path) -> Path:
+    """Copy the fixture into ``<tmp>/checkout/services/<name>``; return the checkout
+    (again: the same checkout, for a second run)."""
     checkout = tmp / "checkout"
-    shutil.copytree(FIXTURES / name, checkout / "services" / name)
+    if not (checkout / "services" / name).exists():
+        shutil.copytree(FIXTURES / name, checkout / "services" / name)
+    return checkout
+
+
+def runner(checkout: Path, name: str, backend: str, **extra_env: str
+           ) -> tuple[list[str], dict[str, str]]:
+    """argv and environment of the fixture's ``ci/tier3.py`` as a user runs it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIERS_")}
     env["PYTHONPATH"] = str(ROOT)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env.pop("GITHUB_ACTIONS", None)
+    env.update(extra_env)
     argv = [sys.executable, str(checkout / "services" / name / "ci" / "tier3.py"),
             "--backend", backend]
+    return argv, env
+
+
+def run_fixture(name: str, tmp: Path, backend: str, timeout: float = 600) -> FixtureRun:
+    checkout = install_fixture(name, tmp)
+    argv, env = runner(checkout, name, backend)
     result = subprocess.run(argv, cwd=checkout, env=env, capture_output=True, text=True,
                             timeout=timeout, check=False)
     return FixtureRun(result, checkout, name)
@@ -63,6 +85,19 @@ def local_leftovers(run_id: str) -> list[str]:
         if not procs or time.monotonic() > deadline:
             return procs + dirs
         time.sleep(0.1)
+
+
+def alive(pids: list[int]) -> list[int]:
+    """Those of ``pids`` still running (zombies count as gone)."""
+    out = []
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            out.append(pid)
+    return out
 
 
 def docker_leftovers(run_id: str) -> list[str]:
