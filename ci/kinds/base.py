@@ -87,6 +87,11 @@ class Kind:
     command: tuple[str, ...] = field(default=(), kw_only=True)
     """For the local backend: run this instead of a known server; ``{port}``/``{host}``."""
 
+    def problems(self, backing: Backing) -> list[str]:
+        """Mistakes in this kind's settings, reported with the declaration's others
+        before anything starts (a factory must not raise: it runs at import time)."""
+        return []
+
     # -- where it is ------------------------------------------------------------
     def endpoint_fields(self) -> dict[str, Any]:
         """Credentials and path an :class:`Endpoint` of this kind carries."""

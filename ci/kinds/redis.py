@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Unpack
 
 from ci.backing import Backing, Placement
 from ci.endpoints import Endpoint
-from ci.errors import ConfigError
 from ci.kinds.base import BinarySpec, Kind, LocalServers, LocalStart
 
 if TYPE_CHECKING:
@@ -27,6 +26,18 @@ class Redis(Kind):
         advice="apt-get install redis-server (7.0), or valkey-server from bookworm-backports "
         "(Redis 7.2 compatible)",
     )
+
+    topology: str = "single"
+    """As declared; ``single``, ``cluster`` (:class:`RedisCluster`) or ``sentinel``."""
+
+    def problems(self, backing: Backing) -> list[str]:
+        if self.topology not in ("single", "cluster", "sentinel"):
+            return [f"redis({backing.name!r}): unknown topology {self.topology!r} "
+                    "(topologies: single, cluster, sentinel)"]
+        if self.topology != "single" and self.command:
+            return [f"redis({backing.name!r}, topology={self.topology!r}) takes no command=: "
+                    "the framework starts every process of a topology"]
+        return []
 
     def url(self, ep: Endpoint, *, masked: bool = False) -> str:
         return f"redis://{ep.host}:{ep.port}/0"
@@ -66,27 +77,20 @@ def redis(name: str = "redis", *, command: tuple[str, ...] | list[str] = (),
     (:mod:`ci.kinds.redis_sentinel`). Each topology is its own kind: its
     probe, env names and start-up differ in every part.
     """
-    if topology == "single":
-        return Backing(name, Redis(command=tuple(command)), **placement)
-    if topology not in ("cluster", "sentinel"):
-        raise ConfigError(f"redis({name!r}): unknown topology {topology!r}",
-                          hint="topology is one of: single, cluster, sentinel")
-    placement.setdefault("min_version", TOPOLOGY_MIN_VERSION)
     if topology == "cluster":
         from ci.kinds.redis_cluster import RedisCluster
 
-        if masters < 3:
-            raise ConfigError(f"redis({name!r}, topology='cluster'): masters={masters}; "
-                              "a Redis Cluster needs at least 3 masters")
+        placement.setdefault("min_version", TOPOLOGY_MIN_VERSION)
         return Backing(name, RedisCluster(masters=masters, command=tuple(command)),
                        **placement)
-    from ci.kinds.redis_sentinel import RedisSentinel
+    if topology == "sentinel":
+        from ci.kinds.redis_sentinel import RedisSentinel
 
-    if sentinels < 1:
-        raise ConfigError(f"redis({name!r}, topology='sentinel'): sentinels={sentinels}; "
-                          "at least one")
-    return Backing(name, RedisSentinel(sentinels=sentinels, master_name=master_name,
-                                       command=tuple(command)), **placement)
+        placement.setdefault("min_version", TOPOLOGY_MIN_VERSION)
+        return Backing(name, RedisSentinel(sentinels=sentinels, master_name=master_name,
+                                           command=tuple(command)), **placement)
+    # "single", or a mistake that problems() reports before anything starts.
+    return Backing(name, Redis(command=tuple(command), topology=topology), **placement)
 
 
 def redis_client(host: str, port: int) -> Any:

@@ -45,6 +45,14 @@ class RedisCluster(Redis):
     name: ClassVar[str] = "redis-cluster"
 
     masters: int = 3
+    topology: str = "cluster"
+
+    def problems(self, backing: Backing) -> list[str]:
+        found = super().problems(backing)
+        if self.masters < 3:
+            found.append(f"redis({backing.name!r}, topology='cluster'): masters={self.masters};"
+                         " a Redis Cluster needs at least 3 masters")
+        return found
 
     def env(self, ep: Endpoint) -> dict[str, str]:
         return {"REDIS_CLUSTER_NODES": ",".join(ep.nodes), "REDIS_CLUSTER_HOST": ep.host,
@@ -90,10 +98,9 @@ class RedisCluster(Redis):
 def _binary_or_fail(backing: Backing, start: LocalStart) -> Path:
     from ci.errors import ConfigError
 
-    if start.binary is None or backing.kind.command:
+    if start.binary is None:  # only with command=, which problems() reports first
         raise ConfigError(f"backend {backing.name}: a Redis topology is started by the "
-                          "framework and takes no command=",
-                          hint="drop command=, and install redis-server 7.0+ or valkey-server")
+                          "framework and takes no command=")
     return start.binary.path
 
 

@@ -45,6 +45,14 @@ class RedisSentinel(Redis):
 
     sentinels: int = 1
     master_name: str = "mymaster"
+    topology: str = "sentinel"
+
+    def problems(self, backing: Backing) -> list[str]:
+        found = super().problems(backing)
+        if self.sentinels < 1:
+            found.append(f"redis({backing.name!r}, topology='sentinel'): "
+                         f"sentinels={self.sentinels}; at least one is needed")
+        return found
 
     @property
     def quorum(self) -> int:

@@ -49,10 +49,18 @@ def test_topology_selects_its_kind_and_a_server_new_enough() -> None:
     ({"topology": "ring"}, "unknown topology 'ring'"),
     ({"topology": "cluster", "masters": 2}, "at least 3 masters"),
     ({"topology": "sentinel", "sentinels": 0}, "at least one"),
+    ({"topology": "cluster", "command": ["redis-server"]}, "takes no command="),
 ])
-def test_impossible_topologies_are_refused(kwargs: dict[str, object], message: str) -> None:
-    with pytest.raises(ConfigError, match=message):
-        redis("x", **kwargs)  # type: ignore[arg-type]
+def test_impossible_topologies_are_reported_before_anything_starts(
+        tmp_path: Path, kwargs: dict[str, object], message: str) -> None:
+    backing = redis("x", **kwargs)  # type: ignore[arg-type]  # a factory never raises
+    root = tmp_path / "services" / "svc"
+    root.mkdir(parents=True)
+    service = Service(root=root, backends=[backing, redis("fine")], migrations=None)
+    [problem] = service.problems()
+    assert message in problem
+    with pytest.raises(ConfigError, match="is not valid"):
+        service.validate()
 
 
 def test_cluster_env_names_every_node() -> None:
