@@ -37,6 +37,11 @@ class Redis(Kind):
         if self.topology != "single" and self.command:
             return [f"redis({backing.name!r}, topology={self.topology!r}) takes no command=: "
                     "the framework starts every process of a topology"]
+        if self.topology != "single" and backing.min_version and _older(
+                backing.min_version, TOPOLOGY_MIN_VERSION):
+            return [f"redis({backing.name!r}, topology={self.topology!r}, "
+                    f"min_version={backing.min_version!r}): a topology needs "
+                    f"{TOPOLOGY_MIN_VERSION} or newer (announced hostnames, --cluster-port)"]
         return []
 
     def url(self, ep: Endpoint, *, masked: bool = False) -> str:
@@ -91,6 +96,12 @@ def redis(name: str = "redis", *, command: tuple[str, ...] | list[str] = (),
                                            command=tuple(command)), **placement)
     # "single", or a mistake that problems() reports before anything starts.
     return Backing(name, Redis(command=tuple(command), topology=topology), **placement)
+
+
+def _older(version: str, than: str) -> bool:
+    from ci.backends.local.binaries import parse_version
+
+    return parse_version(version) < parse_version(than)
 
 
 def redis_client(host: str, port: int) -> Any:

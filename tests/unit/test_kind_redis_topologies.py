@@ -50,6 +50,7 @@ def test_topology_selects_its_kind_and_a_server_new_enough() -> None:
     ({"topology": "cluster", "masters": 2}, "at least 3 masters"),
     ({"topology": "sentinel", "sentinels": 0}, "at least one"),
     ({"topology": "cluster", "command": ["redis-server"]}, "takes no command="),
+    ({"topology": "sentinel", "min_version": "6.2"}, "needs 7.0 or newer"),
 ])
 def test_impossible_topologies_are_reported_before_anything_starts(
         tmp_path: Path, kwargs: dict[str, object], message: str) -> None:
