@@ -20,6 +20,7 @@ globals().update(_KIND_FACTORIES)
 
 if TYPE_CHECKING:  # for editors and mypy; at run time the registry above decides
     from ci.kinds.http import http as http
+    from ci.kinds.memcached import memcached as memcached
     from ci.kinds.nats import nats as nats
     from ci.kinds.postgres import postgres as postgres
     from ci.kinds.redis import redis as redis

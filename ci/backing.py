@@ -55,6 +55,12 @@ class Backing:
     def compose_name(self) -> str:
         return self.compose_service or self.name
 
-    def endpoint(self, host: str, port: int) -> Endpoint:
-        """This backing service reachable at ``host:port``, with its credentials."""
-        return Endpoint(self.name, self.kind.name, host, port, **self.kind.endpoint_fields())
+    def endpoint(self, host: str, port: int, *, nodes: tuple[str, ...] = (),
+                 peers: tuple[str, ...] = ()) -> Endpoint:
+        """This backing service reachable at ``host:port``, with its credentials.
+
+        ``nodes``/``peers``: for a kind of several servers (a Redis Cluster),
+        every node as the suite reaches it and as the nodes reach one another.
+        """
+        return Endpoint(self.name, self.kind.name, host, port, nodes=nodes, peers=peers,
+                        **self.kind.endpoint_fields())

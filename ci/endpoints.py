@@ -28,6 +28,17 @@ class Endpoint:
     password: str | None = None
     database: str | None = None
     path: str = "/"
+    nodes: tuple[str, ...] = ()
+    """``host:port`` of every node of a topology (a Redis Cluster's nodes, a
+    sentinel's sentinels) as the suite reaches them; empty for one server."""
+    peers: tuple[str, ...] = ()
+    """The same nodes as they reach one another (container addresses on
+    compose); empty when that is ``nodes``. Only a kind's set-up uses it."""
+
+    def __post_init__(self) -> None:
+        # Kept-run files store these as JSON lists.
+        object.__setattr__(self, "nodes", tuple(self.nodes))
+        object.__setattr__(self, "peers", tuple(self.peers))
 
     @property
     def address(self) -> str:
@@ -63,6 +74,8 @@ def suite_env(endpoints: Mapping[str, Endpoint], export: Mapping[str, str]) -> d
         env[f"{prefix}_HOST"] = ep.host
         env[f"{prefix}_PORT"] = str(ep.port)
         env[f"{prefix}_URL"] = ep.url
+        if ep.nodes:
+            env[f"{prefix}_NODES"] = ",".join(ep.nodes)
     seen_kinds: set[str] = set()
     for ep in endpoints.values():
         if ep.kind not in seen_kinds:

@@ -15,6 +15,32 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def free_ports(count: int, host: str = "127.0.0.1", *, avoid: set[int] | None = None) -> list[int]:
+    """``count`` distinct ports, each free now, none in ``avoid``: side ports of a topology.
+
+    The sockets stay bound until all are picked, so the kernel cannot hand
+    the same port out twice; each is checked again once released.
+    """
+    taken = set(avoid or ())
+    held: list[socket.socket] = []
+    try:
+        while len(held) < count:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind((host, 0))
+            if int(sock.getsockname()[1]) in taken:
+                sock.close()
+                continue
+            taken.add(int(sock.getsockname()[1]))
+            held.append(sock)
+        ports = [int(s.getsockname()[1]) for s in held]
+    finally:
+        for sock in held:
+            sock.close()
+    if all(port_is_free(p, host) for p in ports):
+        return ports
+    return free_ports(count, host, avoid=avoid)  # one was taken meanwhile: pick again
+
+
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

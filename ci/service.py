@@ -142,6 +142,8 @@ class Service:
             if not isinstance(b, Backing):
                 found.append(f"backends= holds {b!r}, not a backend: declare it with "
                              "postgres(...), redis(...), nats(...), http(...) or tcp(...)")
+            else:
+                found += b.kind.problems(b)
         env_names = [v.name for v in self.requires]
         dupes = sorted({n for n in env_names if env_names.count(n) > 1})
         if dupes:

@@ -10,9 +10,12 @@ from __future__ import annotations
 from ci.errors import ConfigError
 from ci.kinds.base import Kind
 from ci.kinds.http import Http, http
+from ci.kinds.memcached import Memcached, memcached
 from ci.kinds.nats import Nats, nats
 from ci.kinds.postgres import Postgres, postgres
 from ci.kinds.redis import Redis, redis
+from ci.kinds.redis_cluster import RedisCluster
+from ci.kinds.redis_sentinel import RedisSentinel
 from ci.kinds.tcp import Tcp, tcp
 
 KINDS: dict[str, tuple[type[Kind], object]] = {
@@ -23,6 +26,9 @@ KINDS: dict[str, tuple[type[Kind], object]] = {
         (Nats, nats),
         (Http, http),
         (Tcp, tcp),
+        (Memcached, memcached),
+        (RedisCluster, redis),
+        (RedisSentinel, redis),
     )
 }
 """name -> (Kind class, factory): the registry."""
@@ -37,7 +43,9 @@ def kind_class(name: str) -> type[Kind]:
 
 
 def factories() -> dict[str, object]:
-    return {name: factory for name, (_cls, factory) in KINDS.items()}
+    """Factory name -> factory; kinds sharing one (``redis(topology=...)``) appear once."""
+    return {getattr(factory, "__name__", name): factory
+            for name, (_cls, factory) in KINDS.items()}
 
 
 __all__ = ["KINDS", "Kind", "kind_class"]

@@ -58,6 +58,22 @@ class LocalStart:
 
 
 @dataclass(frozen=True)
+class LocalServers:
+    """What a kind of several processes started (a Redis Cluster's nodes).
+
+    Every child is recorded (pid and start time) in the run's state file, so
+    teardown and a later run's sweep stop all of them; ``nodes`` are the ports
+    a suite connects to, the first being the endpoint's own port.
+    """
+
+    children: tuple[Child, ...]
+    nodes: tuple[int, ...] = ()
+    peers: tuple[str, ...] = ()
+    """How the nodes reach one another, when the kind needs more than ``nodes``
+    (``127.0.0.1:7001@17001`` with a cluster bus port)."""
+
+
+@dataclass(frozen=True)
 class Kind:
     name: ClassVar[str]
     default_port: ClassVar[int]
@@ -70,6 +86,11 @@ class Kind:
 
     command: tuple[str, ...] = field(default=(), kw_only=True)
     """For the local backend: run this instead of a known server; ``{port}``/``{host}``."""
+
+    def problems(self, backing: Backing) -> list[str]:
+        """Mistakes in this kind's settings, reported with the declaration's others
+        before anything starts (a factory must not raise: it runs at import time)."""
+        return []
 
     # -- where it is ------------------------------------------------------------
     def endpoint_fields(self) -> dict[str, Any]:
@@ -90,8 +111,15 @@ class Kind:
         return TcpProbe()
 
     # -- starting it ------------------------------------------------------------
-    def start_local(self, backing: Backing, start: LocalStart) -> Child:
-        """Start the server as a child process (without waiting for readiness)."""
+    def start_local(self, backing: Backing, start: LocalStart) -> Child | LocalServers:
+        """Start the server as a child process (without waiting for readiness).
+
+        A kind made of several processes returns :class:`LocalServers`.
+        """
+        return self.start_command(backing, start)
+
+    def start_command(self, backing: Backing, start: LocalStart) -> Child:
+        """Start the declared ``command=`` (``{port}``/``{host}`` filled in)."""
         from ci.backends.local.processes import spawn
 
         if not self.command:
@@ -101,6 +129,26 @@ class Kind:
             )
         argv = [substitute(part, port=start.port, host=start.host) for part in self.command]
         return spawn(backing.name, argv, log=start.log, env=start.env, cwd=start.cwd)
+
+    def compose_services(self, backing: Backing) -> tuple[str, ...]:
+        """The compose services this backing runs as; the first is its own."""
+        return (backing.compose_name,)
+
+    def compose_nodes(self, backing: Backing) -> tuple[str, ...]:
+        """Those of :meth:`compose_services` whose published ports are the endpoint's nodes.
+
+        Empty (the default) for a kind of one server: its endpoint has no nodes.
+        """
+        return ()
+
+    def compose_override(self, backing: Backing, workdir: Path) -> dict[str, dict[str, Any]]:
+        """Keys the run's compose override file sets per service (``command``, ``volumes``).
+
+        For what the declaration decides and the compose file should not repeat
+        (a topology's server flags and files); files go under ``workdir``,
+        which lives as long as the run.
+        """
+        return {}
 
     def container_env(self) -> dict[str, str]:
         """Variables a container of this kind must get so it matches the declaration."""

@@ -44,7 +44,7 @@ class Nats(Kind):
         from ci.backends.local.processes import spawn
 
         if self.command or start.binary is None:
-            return super().start_local(backing, start)
+            return self.start_command(backing, start)
         argv = [str(start.binary.path), "-a", start.host, "-p", str(start.port),
                 "-n", backing.name]
         if self.jetstream:

@@ -105,7 +105,7 @@ class Postgres(Kind):
 
     def start_local(self, backing: Backing, start: LocalStart) -> Child:
         if self.command or start.binary is None:
-            return super().start_local(backing, start)
+            return self.start_command(backing, start)
         return _start_local(self, backing, start.binary, start)
 
 

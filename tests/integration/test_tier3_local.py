@@ -25,8 +25,10 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(autouse=True)
 def _servers() -> None:
     for kind in ("postgres", "redis"):
+        spec = kind_class(kind).binaries
+        assert spec is not None
         try:
-            binaries.find(kind_class(kind).binaries, kind)  # type: ignore[arg-type]
+            binaries.find(spec, kind)
         except ConfigError as exc:
             need(False, f"a local {kind} server binary", exc.hint)
 

@@ -107,8 +107,8 @@ class ComposeBackend(Backend):
     # -- up ----------------------------------------------------------------------
     def up(self) -> None:
         model = composefile.load(self.compose_file)
-        missing = [b.compose_name for b in self.service.backends
-                   if b.compose_name not in model.services]
+        missing = [name for b in self.service.backends for name in b.kind.compose_services(b)
+                   if name not in model.services]
         if missing:
             raise ConfigError(
                 f"{self._rel(self.compose_file)} has no service {', '.join(map(repr, missing))}",
@@ -116,7 +116,10 @@ class ComposeBackend(Backend):
                      "backends, or set compose_service= on the backend")
         images.ensure_images(self.compose_file, self.console)
         self._tmp = Path(tempfile.mkdtemp(prefix=f"tiers-compose-{self.run.id}-"))
-        self._override = sweep.write_override(model, self.run, self._tmp)
+        extra: dict[str, dict[str, Any]] = {}
+        for backing in self.service.backends:  # what the declaration decides (topologies)
+            extra.update(backing.kind.compose_override(backing, self._tmp))
+        self._override = sweep.write_override(model, self.run, self._tmp, extra)
         self._started = True  # from here on, down() has something to remove
         started = time.monotonic()
         proc = self._compose(self.cli.up(self.project, self._files()), UP_TIMEOUT)
@@ -160,13 +163,40 @@ class ComposeBackend(Backend):
                 f"backend {backing.name!r} pins port {backing.port} but the compose file "
                 f"publishes it on {port}",
                 hint="pin the same port in the compose file, or drop port= from the backend")
-        endpoint = backing.endpoint(host, port)
+        nodes, peers = self._nodes(backing)
+        endpoint = backing.endpoint(host, port, nodes=nodes, peers=peers)
         self._endpoints[backing.name] = endpoint
         return endpoint
+
+    def _nodes(self, backing: Backing) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """A topology's nodes as the host reaches them (published ports) and as
+        they reach one another (container address, container port)."""
+        nodes: list[str] = []
+        peers: list[str] = []
+        for name in backing.kind.compose_nodes(backing):
+            [container, *_] = self._containers(name) or [None]
+            if container is None:
+                raise BackendDied(f"compose project {self.project} has no container for "
+                                  f"service {name!r}")
+            container.reload()
+            found = ports.published(container, backing.default_port)
+            if found is None:
+                raise ConfigError(
+                    f"{self._rel(self.compose_file)}: service {name!r} publishes no host port "
+                    f"for container port {backing.default_port}",
+                    hint=f'add `ports: ["127.0.0.1:0:{backing.default_port}"]` to it')
+            nodes.append(f"{found[0]}:{found[1]}")
+            networks = container.attrs.get("NetworkSettings", {}).get("Networks") or {}
+            ip = next((n.get("IPAddress") for n in networks.values() if n.get("IPAddress")), "")
+            peers.append(f"{ip}:{backing.default_port}")
+        return tuple(nodes), tuple(peers)
 
     def check_alive(self, backing: Backing) -> None:
         # No log tail in the message: the engine's wait appends log_tail() itself.
         health.check_alive(self._container(backing), backing.name, tail_lines=0)
+        for name in backing.kind.compose_services(backing)[1:]:  # a topology's other nodes
+            for container in self._containers(name):
+                health.check_alive(container, f"{backing.name} ({name})", tail_lines=0)
 
     def native_ready(self, backing: Backing) -> bool:
         return health.native_ready(self._container(backing))

@@ -200,6 +200,12 @@ RECIPES: tuple[Recipe, ...] = (
                  "nats:2.12", "nats:2.15"),
            honours="flags like `-js` as the official image takes them, port 4222, "
                    "`wget` for `/healthz` checks on `-m 8222`"),
+    Recipe("memcached", "memcached", "memcached",
+           ships="memcached 1.6.18 (Debian bookworm `memcached`)",
+           serves=(1, 6, 18), latest=(1, 6), variants=r"alpine[\d.]*|bookworm",
+           tags=("memcached", "memcached:latest", "memcached:1.6", "memcached:1.6-alpine"),
+           honours="flags as the official image takes them (`-m 64`), port 11211, "
+                   "runs as `memcache`"),
 )
 
 

@@ -32,11 +32,17 @@ def project_name(service: str, run_id: str) -> str:
     return f"{safe}-{run_id[:8]}"
 
 
-def override(model: ComposeModel, run: RunInfo) -> dict[str, Any]:
-    """The override document adding ``run.labels()`` to services, networks and volumes."""
+def override(model: ComposeModel, run: RunInfo,
+             extra: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The override document adding ``run.labels()`` to services, networks and volumes.
+
+    ``extra`` adds keys to single services (test settings, a cached image).
+    """
     labels = run.labels()
+    extra = extra or {}
     doc: dict[str, Any] = {
-        "services": {name: {"labels": dict(labels)} for name in model.services},
+        "services": {name: {**extra.get(name, {}), "labels": dict(labels)}
+                     for name in model.services},
         "networks": {name: {"labels": dict(labels)} for name in model.networks},
     }
     if model.volumes:
@@ -44,11 +50,12 @@ def override(model: ComposeModel, run: RunInfo) -> dict[str, Any]:
     return doc
 
 
-def write_override(model: ComposeModel, run: RunInfo, directory: Path) -> Path:
+def write_override(model: ComposeModel, run: RunInfo, directory: Path,
+                   extra: dict[str, dict[str, Any]] | None = None) -> Path:
     """Write the override as JSON (valid YAML, no dumper needed) and return its path."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "tiers-labels.override.yml"
-    path.write_text(json.dumps(override(model, run), indent=2, sort_keys=True) + "\n",
+    path.write_text(json.dumps(override(model, run, extra), indent=2, sort_keys=True) + "\n",
                     encoding="utf-8")
     return path
 

@@ -19,7 +19,7 @@ from ci.backends.local.servers import server_env
 from ci.backing import Backing
 from ci.endpoints import Endpoint
 from ci.errors import BackendDied, InfraError
-from ci.kinds.base import LocalStart
+from ci.kinds.base import LocalServers, LocalStart
 from ci.masking import redact
 from ci.ports import free_port, port_holder, port_is_free
 from ci.runinfo import owner_alive, process_start_ticks
@@ -33,10 +33,13 @@ class LocalBackend(Backend):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self._children: dict[str, Child] = {}
+        self._children: dict[str, tuple[Child, ...]] = {}
+        """Every process of each backing (several for a Redis Cluster)."""
         self._workdirs: dict[str, Path] = {}
         self._ports: dict[str, int] = {}
         self._binaries: dict[str, Binary] | None = None
+        self._nodes: dict[str, tuple[int, ...]] = {}
+        self._peers: dict[str, tuple[str, ...]] = {}
 
     # -- sweep ---------------------------------------------------------------
     def _orphaned(self, run_id: str, owner: str, checkout: str) -> bool:
@@ -132,13 +135,20 @@ class LocalBackend(Backend):
             own_env = {**env, **self.service.env} if backing.kind.command else env
             start = LocalStart(binary=binary, workdir=workdir, port=port, env=own_env,
                                cwd=self.service.directory, host=HOST)
-            child = backing.kind.start_local(backing, start)
-            self._children[backing.name] = child
-            self._write_state(backing.name, workdir, [child.pid])
+            started = backing.kind.start_local(backing, start)
+            if not isinstance(started, LocalServers):
+                started = LocalServers((started,))
+            children = started.children
+            self._children[backing.name] = children
+            self._nodes[backing.name] = started.nodes
+            self._peers[backing.name] = started.peers
+            self._write_state(backing.name, workdir, [c.pid for c in children])
             version = f" {binary.version_text}" if binary else ""
-            program = Path(str(child.popen.args[0])).name  # type: ignore[index]
+            program = Path(str(children[0].popen.args[0])).name  # type: ignore[index]
+            pids = ", ".join(str(c.pid) for c in children)
+            more = f", {len(children)} processes" if len(children) > 1 else ""
             self.console.info(f"  {backing.name}: {program}{version} "
-                              f"on {HOST}:{port} (pid {child.pid})")
+                              f"on {HOST}:{port}{more} (pid {pids})")
 
     def _write_state(self, backing: str, workdir: Path, pids: list[int]) -> None:
         """Who owns this dir and which processes it started, by pid *and* start time.
@@ -158,41 +168,51 @@ class LocalBackend(Backend):
 
     # -- while running ----------------------------------------------------
     def endpoint(self, backing: Backing) -> Endpoint:
-        return backing.endpoint(HOST, self._ports[backing.name])
+        nodes = tuple(f"{HOST}:{p}" for p in self._nodes.get(backing.name, ()))
+        return backing.endpoint(HOST, self._ports[backing.name], nodes=nodes,
+                                peers=self._peers.get(backing.name, ()))
 
     def check_alive(self, backing: Backing) -> None:
-        child = self._children.get(backing.name)
-        if child is None:
+        children = self._children.get(backing.name)
+        if not children:
             raise BackendDied(f"{backing.name} was never started")
-        code = child.exited()
-        if code is not None:
-            raise BackendDied(f"server process {child.pid} exited with code {code}")
+        for child in children:
+            code = child.exited()
+            if code is not None:
+                which = f" ({child.name})" if len(children) > 1 else ""
+                raise BackendDied(f"server process {child.pid}{which} exited with code {code}")
 
     def log_tail(self, backing: Backing, lines: int = 20) -> str:
         workdir = self._workdirs.get(backing.name)
         if workdir is None:
             return ""
-        try:
-            text = (workdir / "server.log").read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
+        tails: list[str] = []
+        logs = _logs(workdir)
+        for path in logs:
+            try:
+                text = path.read_text(errors="replace")
+            except OSError:
+                continue
+            tail = "\n".join(text.splitlines()[-lines:])
+            tails.append(f"[{path.stem}]\n{tail}" if len(logs) > 1 else tail)
+        return "\n".join(tails)
 
     def collect(self, logs_dir: Path, *, failed: bool) -> list[Path]:
         logs_dir.mkdir(parents=True, exist_ok=True)
         written: list[Path] = []
         for name, workdir in self._workdirs.items():
-            source = workdir / "server.log"
-            if source.exists():
-                target = logs_dir / f"{name}.log"
+            for source in _logs(workdir):
+                suffix = "" if source.name == "server.log" else f"-{source.stem}"
+                target = logs_dir / f"{name}{suffix}.log"
                 target.write_text(redact(source.read_text(errors="replace")))
                 written.append(target)
         return written
 
     # -- teardown ------------------------------------------------------------
     def down(self) -> None:
-        for child in reversed(list(self._children.values())):
-            stop(child)
+        for children in reversed(list(self._children.values())):
+            for child in reversed(children):
+                stop(child)
         self._children.clear()
         for workdir in self._workdirs.values():
             shutil.rmtree(workdir, ignore_errors=True)
@@ -213,3 +233,10 @@ class LocalBackend(Backend):
         with contextlib.suppress(ValueError):
             return str((self.service.directory / "ci" / "tier3.py").relative_to(Path.cwd()))
         return str(self.service.directory / "ci" / "tier3.py")
+
+
+def _logs(workdir: Path) -> list[Path]:
+    """The server logs in a backing's workdir: ``server.log``, then one per extra process."""
+    main = workdir / "server.log"
+    return ([main] if main.exists() else []) + sorted(
+        p for p in workdir.glob("*.log") if p.name != "server.log")

@@ -82,10 +82,13 @@ def _candidate_paths(spec: BinarySpec) -> list[Path]:
             exe = shutil.which(name, path=d)
             if exe is None:
                 continue
+            # Deduplicate by the real file, but run it by the name found:
+            # Debian's redis-server is a symlink to redis-check-rdb, and the
+            # binary picks its mode from the name it was started by.
             real = Path(exe).resolve()
             if real not in seen:
                 seen.add(real)
-                found.append(real)
+                found.append(Path(exe).absolute())
     return found
 
 
