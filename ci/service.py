@@ -134,14 +134,14 @@ class Service:
         them with exit 2.
         """
         found: list[str] = []
-        names = [b.name for b in self.backends]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            found.append(f"backend names repeat: {', '.join(dupes)}")
         for b in self.backends:
             if not isinstance(b, Backing):
                 found.append(f"backends= holds {b!r}, not a backend: declare it with "
                              "postgres(...), redis(...), nats(...), http(...) or tcp(...)")
+        names = [b.name for b in self.backends if isinstance(b, Backing)]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            found.append(f"backend names repeat: {', '.join(dupes)}")
         env_names = [v.name for v in self.requires]
         dupes = sorted({n for n in env_names if env_names.count(n) > 1})
         if dupes:

@@ -14,6 +14,7 @@ import importlib.util
 import re
 from pathlib import Path
 
+from ci.backing import Backing
 from ci.endpoints import render_template
 from ci.errors import ConfigError
 from ci.service import Service, relative
@@ -28,10 +29,11 @@ def did_you_mean(word: str, choices: list[str]) -> str:
 def check(service: Service, *, session_hint: str = "") -> None:
     """Raise one ConfigError listing every problem found; return when there is none."""
     problems = list(service.problems())
-    problems += _modules(service, session_hint)
-    problems += _migrations(service)
-    problems += _suite(service)
-    problems += _exports(service)
+    if all(isinstance(b, Backing) for b in service.backends):  # the checks below read them
+        problems += _modules(service, session_hint)
+        problems += _migrations(service)
+        problems += _suite(service)
+        problems += _exports(service)
     if problems:
         raise ConfigError(
             f"service {service.name}: {len(problems)} problem"
