@@ -221,7 +221,9 @@ COMPOSE = [
          files={"ci/tier3.py": declare(backends='[postgres("db", timeout=6)]',
                                        compose_file='"compose.yml"'),
                 "compose.yml": _db(health='["CMD", "false"]')}),
-    Case("compose-pinned-port-taken", CONFIG, ("port",), backend="compose", docker=True,
+    Case("compose-pinned-port-taken", CONFIG, ("compose.yml", "'db'", "pins host port",
+                                               "in use by pid"),
+         backend="compose", docker=True,
          setup=_hold_port,
          files={"ci/tier3.py": lambda co: _compose().replace(
              'postgres("db")', f'postgres("db", port={co.values["port"]})'),
