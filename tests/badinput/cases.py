@@ -136,12 +136,20 @@ def test_hangs():
     time.sleep(600)
 '''
 _FORK = '''
-import subprocess, sys
+import pathlib, subprocess, sys
 
 def test_leaves_a_child():
-    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"],
-                     start_new_session={new_session})
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"],
+                             start_new_session={new_session})
+    pathlib.Path(__file__).with_name("child.pid").write_text(str(child.pid))
 '''
+
+
+def _child_was_started_and_is_gone(co: Checkout, _out: str) -> None:
+    pid = int((co.service_dir / "tests" / "child.pid").read_text())
+    state = Path(f"/proc/{pid}/stat")
+    assert not state.exists() or state.read_text().rpartition(")")[2].split()[0] == "Z", (
+        f"the test's child {pid} still runs")
 _NON_UTF8 = '''
 import sys
 
@@ -159,11 +167,11 @@ SUITE_CASES = [
          says_in_output=("Timeout (>3.0s)", "0 passed, 1 failed", "everything stopped and removed"),
          files={"ci/tier3.py": declare(suite='Suite("tests", timeout=3)'),
                 "tests/test_ok.py": _HANG}),
-    Case("suite-child-never-exits", OK, (), says_in_output=("passed",),
+    Case("suite-child-never-exits", OK, (), says_in_output=("passed",), check=_child_was_started_and_is_gone,
          files={"tests/test_ok.py": _FORK.format(new_session=False)}),
-    Case("suite-child-never-exits-with-s", OK, (), says_in_output=("passed",),
+    Case("suite-child-never-exits-with-s", OK, (), says_in_output=("passed",), check=_child_was_started_and_is_gone,
          args=("--", "-s"), files={"tests/test_ok.py": _FORK.format(new_session=False)}),
-    Case("suite-daemon-child-with-s", OK, (), says_in_output=("passed",),
+    Case("suite-daemon-child-with-s", OK, (), says_in_output=("passed",), check=_child_was_started_and_is_gone,
          args=("--", "-s"), files={"tests/test_ok.py": _FORK.format(new_session=True)}),
     Case("suite-non-utf8-output", FAILED, (), says_in_output=("0 passed, 1 failed", "caf"),
          args=("--", "-s"), files={"tests/test_ok.py": _NON_UTF8}),
@@ -243,11 +251,13 @@ SSM = [
          nox=True, timeout=120, files={"ci/tier3.py": _ssm_runner("/corpus/items/missing")},
          env={"CI": "true"}),
     Case("ssm-wrong-region", CONFIG, ("ITEMS_API_KEY", "eu-west-3"),
+         xfail="Tier 2 (ci/tier2/ssm.py): 'parameter not found' does not name the region "
+         "that was searched, so a wrong AWS_REGION looks like a missing parameter",
          nox=True, timeout=120, files={"ci/tier3.py": _ssm_runner()},
          env={"CI": "true", "AWS_REGION": "eu-west-3"}),
     Case("ssm-access-denied", CONFIG, ("ITEMS_API_KEY", "denied"),
          nox=True, timeout=120, files={"ci/tier3.py": _ssm_runner()}, env={"CI": "true"}),
-    Case("ssm-throttled", INFRA, ("ITEMS_API_KEY", "hrottl"),
+    Case("ssm-throttled", INFRA, ("Parameter Store", "Throttling", "TIERS_SSM_MAX_ATTEMPTS"),
          nox=True, timeout=180, files={"ci/tier3.py": _ssm_runner()}, env={"CI": "true"}),
 ]
 

@@ -109,6 +109,8 @@ class Case:
     docker: bool = False
     nox: bool = False
     """Run Tier 2 (``nox -s integration-<service>``) instead of the runner itself."""
+    check: Callable[[Checkout, str], None] | None = None
+    """More to verify after the run (given the checkout and the output)."""
     xfail: str = ""
     """Tier 2 defects: the case is ``xfail(strict=True)`` with this reason until Tier 2 is fixed."""
 

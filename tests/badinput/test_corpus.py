@@ -83,6 +83,8 @@ def test_bad_input(case: Case, checkout: Checkout, request: pytest.FixtureReques
         assert not missing, f"message lacks {missing}:\n{message}"
         missing = [s for s in case.says_in_output if s not in out]
         assert not missing, f"output lacks {missing}:\n{out}"
+        if case.check:
+            case.check(checkout, out)
         left = leftovers(checkout, result, docker=case.docker)
         assert not left, "left behind:\n  " + "\n  ".join(left) + "\n" + out
     finally:
