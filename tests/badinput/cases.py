@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from ci.exit_codes import ExitCode
-from tests.badinput.harness import ROOT, Case, Checkout, declare
+from tests.badinput.harness import ROOT, Case, Checkout, declare, run_json
 
 OK, FAILED, CONFIG, INFRA, SUITE = (ExitCode.OK, ExitCode.TESTS_FAILED, ExitCode.CONFIG,
                                     ExitCode.INFRA, ExitCode.SUITE)
@@ -158,6 +158,12 @@ def test_prints_bytes():
     sys.stdout.flush()
     assert b"\\xff\\xfe" == b"ok", b"caf\\xe9".decode("latin-1")
 '''
+def _verdict_recorded(co: Checkout, _out: str) -> None:
+    found = run_json(co)
+    assert found is not None and found["exit_code"] == FAILED, found
+    assert found["tests"]["failed"] == 1, found
+
+
 SUITE_CASES = [
     Case("suite-zero-tests", SUITE, ("no tests",),
          files={"tests/test_ok.py": "# nothing to collect\n"}),
@@ -167,13 +173,17 @@ SUITE_CASES = [
          says_in_output=("Timeout (>3.0s)", "0 passed, 1 failed", "everything stopped and removed"),
          files={"ci/tier3.py": declare(suite='Suite("tests", timeout=3)'),
                 "tests/test_ok.py": _HANG}),
-    Case("suite-child-never-exits", OK, (), says_in_output=("passed",), check=_child_was_started_and_is_gone,
+    Case("suite-child-never-exits", OK, (), says_in_output=("passed",),
+         check=_child_was_started_and_is_gone,
          files={"tests/test_ok.py": _FORK.format(new_session=False)}),
-    Case("suite-child-never-exits-with-s", OK, (), says_in_output=("passed",), check=_child_was_started_and_is_gone,
+    Case("suite-child-never-exits-with-s", OK, (), says_in_output=("passed",),
+         check=_child_was_started_and_is_gone,
          args=("--", "-s"), files={"tests/test_ok.py": _FORK.format(new_session=False)}),
-    Case("suite-daemon-child-with-s", OK, (), says_in_output=("passed",), check=_child_was_started_and_is_gone,
+    Case("suite-daemon-child-with-s", OK, (), says_in_output=("passed",),
+         check=_child_was_started_and_is_gone,
          args=("--", "-s"), files={"tests/test_ok.py": _FORK.format(new_session=True)}),
     Case("suite-non-utf8-output", FAILED, (), says_in_output=("0 passed, 1 failed", "caf"),
+         check=_verdict_recorded,
          args=("--", "-s"), files={"tests/test_ok.py": _NON_UTF8}),
 ]
 

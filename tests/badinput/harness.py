@@ -15,6 +15,7 @@ with another case's or another person's run.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -85,7 +86,7 @@ class Checkout:
             path.write_text(textwrap.dedent(content))
 
 
-Files = Mapping[str, "str | bytes | None | Callable[[Checkout], str]"]
+Files = Mapping[str, "str | bytes | Callable[[Checkout], str] | None"]
 
 
 @dataclass(frozen=True)
@@ -236,8 +237,7 @@ def processes(co: Checkout, run_ids: list[str]) -> list[str]:
         cmd = _cmdline(pid)
         blob = _environ(pid) + b"\0" + cmd.encode()
         if any(m in blob for m in marks) or _cwd(pid).startswith(str(co.root)):
-            if not _zombie(pid):
-                found.append(f"pid {pid}: {cmd[:120]}")
+            found.append(f"pid {pid}: {cmd[:120]}")
     return found
 
 
@@ -278,10 +278,8 @@ def cleanup(co: Checkout, result: Result | None, *, docker: bool) -> None:
 
     for line in processes(co, result.run_ids if result else []):
         pid = int(line.split()[1].rstrip(":"))
-        try:
+        with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
     for path in temp_dirs(co, result.run_ids if result else []):
         shutil.rmtree(path, ignore_errors=True)
     if docker:

@@ -2,18 +2,20 @@
 
 1. the exit code is the documented one for that mistake (ci/exit_codes.py);
 2. the error message names what is at fault (``Case.says``);
-3. no traceback and no "internal error" was printed;
+3. no traceback and no "internal error" was printed, and an exit 2 started nothing;
 4. nothing is left: no process of the checkout, no temp dir of the run, no
    container, network or volume labelled with the checkout.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from ci.exit_codes import ExitCode
 from tests.badinput.cases import _PARAM, CASES
 from tests.badinput.faulty_ssm import FaultySSM
 from tests.badinput.harness import Case, Checkout, Result, cleanup, leftovers, make_checkout, run
@@ -76,6 +78,8 @@ def test_bad_input(case: Case, checkout: Checkout, request: pytest.FixtureReques
         assert "Traceback (most recent call last)" not in out, out
         assert "internal error" not in out, out
         assert result.code == case.code, f"exit {result.code}, expected {int(case.code)}:\n{out}"
+        if case.code == ExitCode.CONFIG:  # exit 2 promises that nothing was started
+            assert not re.search(r"\] up +\w", out), f"exit 2 after up:\n{out}"
         message = result.message()
         if case.says:
             assert message, f"no error message:\n{out}"
