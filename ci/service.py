@@ -142,6 +142,11 @@ class Service:
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             found.append(f"backend names repeat: {', '.join(dupes)}")
+        wrong = [k for k, v in {**self.env, **self.export}.items()
+                 if not isinstance(k, str) or not isinstance(v, str)]
+        if wrong:
+            found.append(f"env=/export= values must be strings: {', '.join(map(str, wrong))} "
+                         "(quote them, e.g. \"10\")")
         env_names = [v.name for v in self.requires]
         dupes = sorted({n for n in env_names if env_names.count(n) > 1})
         if dupes:
