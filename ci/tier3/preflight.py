@@ -75,6 +75,13 @@ def _migrations(service: Service) -> list[str]:
             problems.append(f"{relative(path, service.repo_root)} is not applied: only "
                             "files ending in .sql (lower case) are migrations; rename it")
     for mig in migrations.discover(folder):
+        try:
+            mig.path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            problems.append(f"{relative(mig.path, service.repo_root)} is not UTF-8 text (byte "
+                            f"{exc.object[exc.start]:#04x} at offset {exc.start}): save it as "
+                            "UTF-8")
+            continue
         found = migrations.transaction_control(mig.path.read_text(errors="replace"))
         if found:
             problems.append(
