@@ -259,8 +259,9 @@ def run_suite(ctx: RunContext) -> str:
     if code == 4:
         ctx.failed = True
         first = _first_error(ctx.artifacts / "logs" / "pytest.log")
-        raise SuiteError(f"pytest rejected its command line: {first}",
-                         hint="check Suite(args=...) in tier3.py and the arguments after --")
+        raise SuiteError(f"pytest could not start the suite: {first}",
+                         hint="check Suite(args=...) in tier3.py, the arguments after --, "
+                         "and the suite's conftest.py files")
     if PYTEST_EXIT.get(code, 1) != 0:
         ctx.failed = True
     return ctx.tests.summary() if ctx.tests else f"pytest exit code {code}"
@@ -272,6 +273,6 @@ def _first_error(log: Path) -> str:
     except OSError:
         return "see its message above"
     for line in text.splitlines():
-        if re.match(r"(ERROR|error|usage):", line):
+        if re.match(r"(ERROR|error|usage):|ImportError while loading conftest", line):
             return line.strip()[:300]
     return "see its message above"
