@@ -45,6 +45,14 @@ CLI = [
 ]
 
 # -- the runner file (services/<name>/ci/tier3.py) --------------------------------
+def _hold_port(co: Checkout) -> None:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    co.values["socket"] = sock  # closed when the case's checkout is dropped
+    co.values["port"] = sock.getsockname()[1]
+
+
 def _only_dotenv(co: Checkout) -> None:
     """A site folder holding python-dotenv alone: an interpreter outside the session's venv."""
     import dotenv
@@ -97,6 +105,28 @@ RUNNER = [
     Case("runner-var-pattern-mismatch", CONFIG, ("ITEMS_PORT",),
          env={"ITEMS_PORT": "eighty"},
          files={"ci/tier3.py": declare(requires='[var("ITEMS_PORT", pattern=r"[0-9]+")]')}),
+    Case("runner-env-value-not-a-string", CONFIG, ("ITEMS_LIMIT", "strings"),
+         files={"ci/tier3.py": declare(env='{"ITEMS_LIMIT": 10}')}),
+    Case("runner-export-unknown-attribute", CONFIG, ("ITEMS_HOST", "db.hostname", "host"),
+         files={"ci/tier3.py": declare(export='{"ITEMS_HOST": "{db.hostname}"}')}),
+    Case("runner-secret-missing-locally", CONFIG, ("ITEMS_TOKEN",),
+         files={"ci/tier3.py": declare(requires='[secret("ITEMS_TOKEN")]')}),
+    Case("runner-hook-raises", INFRA, ("before_test", "seed()", "boom", "tier3.py, line"),
+         files={"ci/tier3.py": declare(tail='''
+             @service.before("test")
+             def seed(ctx):
+                 raise RuntimeError("boom")
+             ''')}),
+    # Local servers bind their pinned port at up: reported then, holder named (exit 3).
+    Case("runner-local-pinned-port-taken", INFRA, ("port", "in use by pid"), setup=_hold_port,
+         files={"ci/tier3.py": lambda co: declare(
+             backends=f'[postgres("db", port={co.values["port"]}), redis("cache")]')}),
+    Case("runner-min-version-too-high", INFRA, ("cache", "99.0", "min_version"),
+         files={"ci/tier3.py": declare(backends='[postgres("db"), redis("cache", '
+                                       'min_version="99.0")]')}),
+    Case("runner-migration-not-utf8", CONFIG, ("003_latin1.sql", "UTF-8"),
+         files={"migrations/003_latin1.sql": "INSERT INTO items (name) VALUES ('caf\xe9');"
+                .encode("latin-1")}),
     Case("runner-probe-module-missing", CONFIG, ("psycopg, redis", "venv"),
          python=(sys.executable, "-S"), setup=_only_dotenv,
          env={"PYTHONPATH": lambda co: os.pathsep.join([str(ROOT), str(co.root / "site")])}),
@@ -169,6 +199,14 @@ SUITE_CASES = [
          files={"tests/test_ok.py": "# nothing to collect\n"}),
     Case("suite-bad-pytest-args", SUITE, ("--no-such-pytest-flag",),
          args=("--", "--no-such-pytest-flag")),
+    Case("suite-test-id-missing", SUITE, ("test_nope",),
+         files={"ci/tier3.py": declare(
+             suite='Suite("tests/test_ok.py::test_nope", timeout=20)')}),
+    Case("suite-all-deselected", SUITE, ("no tests",), args=("--", "-k", "no_such_test")),
+    Case("suite-conftest-import-error", SUITE, ("could not start", "tests/conftest.py"),
+         files={"tests/conftest.py": "import no_such_module_for_corpus\n"}),
+    Case("suite-test-file-syntax-error", FAILED, (), says_in_output=("test_ok.py", "SyntaxError"),
+         files={"tests/test_ok.py": "def test_x(:\n    pass\n"}),
     Case("suite-test-hangs", FAILED, (),
          says_in_output=("Timeout (>3.0s)", "0 passed, 1 failed", "everything stopped and removed"),
          files={"ci/tier3.py": declare(suite='Suite("tests", timeout=3)'),
@@ -193,14 +231,6 @@ def _compose(**fields: str) -> str:
     return declare(backends='[postgres("db")]', compose_file='"compose.yml"', **fields)
 
 
-def _hold_port(co: Checkout) -> None:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen()
-    co.values["socket"] = sock  # closed when the case's checkout is dropped
-    co.values["port"] = sock.getsockname()[1]
-
-
 _DB = '''
 services:
   db:
@@ -222,6 +252,9 @@ def _db(image: str = "postgres:15", extra: str = "", port: str = "0",
 
 
 COMPOSE = [
+    Case("compose-docker-unreachable", INFRA, ("Docker",), backend="compose", docker=True,
+         env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"},
+         files={"ci/tier3.py": _compose()}),
     Case("compose-missing-file", CONFIG, ("compose.yml",), backend="compose", docker=True,
          files={"ci/tier3.py": _compose(), "compose.yml": None}),
     Case("compose-yaml-error", CONFIG, ("compose.yml", "line"), backend="compose", docker=True,
