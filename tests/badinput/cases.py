@@ -41,6 +41,10 @@ CLI = [
     Case("cli-corrupt-kept-down", CONFIG, (".tiers/kept/deadbeef.json",),
          args=("--down", "deadbeef"), backend=None,
          files={"/.tiers/kept/deadbeef.json": '{"run_id": "deadbeef"}'}),
+    Case("cli-kept-run-of-unknown-backend", CONFIG, ("kubernets",),
+         args=("--down", "deadbeef"), backend=None,
+         files={"/.tiers/kept/deadbeef.json": '{"run_id": "deadbeef", "service": "x", '
+                '"backend": "kubernets", "endpoints": {}, "down": ""}'}),
     Case("cli-unknown-backend", CONFIG, ("kubernets",), backend="kubernets"),
 ]
 
@@ -127,6 +131,11 @@ RUNNER = [
     Case("runner-migration-not-utf8", CONFIG, ("003_latin1.sql", "UTF-8"),
          files={"migrations/003_latin1.sql": "INSERT INTO items (name) VALUES ('caf\xe9');"
                 .encode("latin-1")}),
+    Case("runner-port-out-of-range", CONFIG, ("cache", "70000"),
+         files={"ci/tier3.py": declare(backends='[postgres("db"), redis("cache", port=70000)]')}),
+    Case("runner-var-pattern-not-a-regex", CONFIG, ("ITEMS_PORT", "pattern"),
+         env={"ITEMS_PORT": "80"},
+         files={"ci/tier3.py": declare(requires='[var("ITEMS_PORT", pattern="[0-9")]')}),
     Case("runner-probe-module-missing", CONFIG, ("psycopg, redis", "venv"),
          python=(sys.executable, "-S"), setup=_only_dotenv,
          env={"PYTHONPATH": lambda co: os.pathsep.join([str(ROOT), str(co.root / "site")])}),
@@ -136,6 +145,8 @@ RUNNER = [
 
 # -- artifacts -------------------------------------------------------------------
 ARTIFACTS = [
+    Case("artifacts-folder-cannot-be-made", CONFIG, ("/proc/tiers-corpus",),
+         args=("--artifacts", "/proc/tiers-corpus")),
     Case("artifacts-folder-is-a-file", CONFIG, ("not-a-folder",),
          args=("--artifacts", "not-a-folder"), files={"/not-a-folder": "a file\n"}),
     Case("artifacts-env-under-a-file", CONFIG, ("not-a-folder/sub",),
