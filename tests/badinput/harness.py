@@ -227,7 +227,8 @@ def processes(co: Checkout, run_ids: list[str]) -> list[str]:
     line holds its data directory but not the checkout.
     """
     marks = [str(co.root).encode(), f"tiers-{co.service}-".encode(),
-             *(f"tiers-compose-{r}".encode() for r in run_ids)]
+             *(f"tiers-compose-{r}".encode() for r in run_ids),
+             *(f"TIERS_RUN_ID={r}\0".encode() for r in run_ids)]
     found = []
     me = str(os.getpid())
     for entry in Path("/proc").iterdir():
