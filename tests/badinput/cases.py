@@ -125,6 +125,8 @@ RUNNER = [
     Case("runner-local-pinned-port-taken", INFRA, ("port", "in use by pid"), setup=_hold_port,
          files={"ci/tier3.py": lambda co: declare(
              backends=f'[postgres("db", port={co.values["port"]}), redis("cache")]')}),
+    # Found when up picks a binary, before any server starts; the engine's rule makes a
+    # ConfigError raised inside up exit 3.
     Case("runner-min-version-too-high", INFRA, ("cache", "99.0", "min_version"),
          files={"ci/tier3.py": declare(backends='[postgres("db"), redis("cache", '
                                        'min_version="99.0")]')}),
@@ -295,7 +297,7 @@ COMPOSE = [
              "compose.yml": lambda co: _db(port=str(co.values["port"]))}),
 ]
 
-# -- SSM through Tier 2 (nox), against a real moto server -------------------------------
+# -- Tier 2 (nox): a runner it cannot load, SSM against a real moto server -----------------
 _PARAM = "/corpus/items/api_key"
 
 
@@ -303,7 +305,10 @@ def _ssm_runner(ssm: str = _PARAM) -> str:
     return declare(requires=f'[secret("ITEMS_API_KEY", ssm="{ssm}")]')
 
 
-SSM = [
+TIER2 = [
+    Case("tier2-runner-does-not-import", CONFIG, ("mysql",), nox=True, timeout=120,
+         files={"ci/tier3.py": declare(imports="Service, Suite, mysql",
+                                       backends='[mysql("db")]')}),
     Case("ssm-missing-parameter", CONFIG, ("ITEMS_API_KEY", "/corpus/items/missing"),
          nox=True, timeout=120, files={"ci/tier3.py": _ssm_runner("/corpus/items/missing")},
          env={"CI": "true"}),
@@ -318,4 +323,4 @@ SSM = [
          nox=True, timeout=180, files={"ci/tier3.py": _ssm_runner()}, env={"CI": "true"}),
 ]
 
-CASES: list[Case] = [*CLI, *RUNNER, *ARTIFACTS, *ENVFILES, *SUITE_CASES, *COMPOSE, *SSM]
+CASES: list[Case] = [*CLI, *RUNNER, *ARTIFACTS, *ENVFILES, *SUITE_CASES, *COMPOSE, *TIER2]
