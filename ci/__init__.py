@@ -12,11 +12,13 @@ from ci.exit_codes import ExitCode
 from ci.kinds import factories
 from ci.service import EnvVar, Service, Suite, secret, var
 from ci.stages import Stage
+from ci.uncaught import install as _install_uncaught_hook
 
 # Every registered kind's factory (postgres, redis, nats, http, tcp, ...) is
 # importable from here: a new kind needs no edit in this file.
 _KIND_FACTORIES: dict[str, Any] = factories()
 globals().update(_KIND_FACTORIES)
+_install_uncaught_hook()  # `from ci import mysql` in a runner: exit 2, not a traceback
 
 if TYPE_CHECKING:  # for editors and mypy; at run time the registry above decides
     from ci.kinds.http import http as http

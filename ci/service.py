@@ -15,6 +15,7 @@ docker compose, or on a cluster. Plain-Python hooks cover the odd extra step.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -134,16 +135,31 @@ class Service:
         them with exit 2.
         """
         found: list[str] = []
-        names = [b.name for b in self.backends]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            found.append(f"backend names repeat: {', '.join(dupes)}")
         for b in self.backends:
             if not isinstance(b, Backing):
                 found.append(f"backends= holds {b!r}, not a backend: declare it with "
                              "postgres(...), redis(...), nats(...), http(...) or tcp(...)")
             else:
                 found += b.kind.problems(b)
+        names = [b.name for b in self.backends if isinstance(b, Backing)]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            found.append(f"backend names repeat: {', '.join(dupes)}")
+        wrong = [k for k, v in {**self.env, **self.export}.items()
+                 if not isinstance(k, str) or not isinstance(v, str)]
+        if wrong:
+            found.append(f"env=/export= values must be strings: {', '.join(map(str, wrong))} "
+                         "(quote them, e.g. \"10\")")
+        for b in self.backends:
+            port = b.port if isinstance(b, Backing) else None
+            if port is not None and not (isinstance(port, int) and 0 < port < 65536):
+                found.append(f"backend {b.name}: port={port!r} is not a TCP port (1-65535)")
+        for v in self.requires:
+            try:
+                re.compile(v.pattern or "")
+            except re.error as exc:
+                found.append(f"env var {v.name}: pattern={v.pattern!r} is not a regular "
+                             f"expression ({exc})")
         env_names = [v.name for v in self.requires]
         dupes = sorted({n for n in env_names if env_names.count(n) > 1})
         if dupes:

@@ -75,7 +75,13 @@ def check_env(
             elif var.name in missing_why:
                 result.notes.append(f"{var.name} (optional) not fetched: {missing_why[var.name]}")
             continue
-        if var.pattern and not re.fullmatch(var.pattern, value):
+        try:
+            matches = not var.pattern or re.fullmatch(var.pattern, value)
+        except re.error as exc:
+            problems.append(f"{var.name}: pattern={var.pattern!r} in tier3.py is not a regular "
+                            f"expression ({exc})")
+            continue
+        if not matches:
             shown = "value hidden" if var.secret else f"got {value!r}"
             problems.append(f"{var.name}: does not match {var.pattern!r} ({shown})")
     problems.extend(general or [])

@@ -70,6 +70,12 @@ def main(service: Service, argv: Sequence[str] | None = None) -> int:
     except (KeyboardInterrupt, Interrupted):
         console.error("interrupted before anything was started")
         return int(ExitCode.INTERRUPTED)
+    except ModuleNotFoundError as exc:  # the framework's own deps: the wrong interpreter
+        console.error(ConfigError(
+            f"this Python ({sys.executable}) lacks the module {exc.name!r} the framework needs",
+            hint=f"run through `nox -s integration-{service.name}`, or activate its venv "
+            f"(.nox/integration-{service.name}/bin/activate); nothing was started").render())
+        return int(ExitCode.CONFIG)
     except Exception:
         console.error("internal error in the framework (not a test failure):\n"
                       + masker.redact(traceback.format_exc()))

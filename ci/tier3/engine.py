@@ -18,16 +18,34 @@ import traceback
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
-from ci.errors import ConfigError, Interrupted, TiersError
+from ci.errors import ConfigError, InfraError, Interrupted, TiersError
 from ci.exit_codes import ExitCode
 from ci.masking import redact
-from ci.service import relative
+from ci.service import Hook, relative
 from ci.stages import SETUP, TEARDOWN, Stage, Status
 from ci.tier3.artifacts import redact_tree, write_run_json
 from ci.tier3.context import RunContext, StageResult
 from ci.tier3.signals import shielded, sigterm_unwinds
 from ci.tier3.stages import FUNCTIONS, StageFn
 from ci.tier3.suite import PYTEST_EXIT
+
+
+def _call_hook(hook: Hook, key: str, ctx: RunContext) -> None:
+    """Run a hook of tier3.py; what it raises is reported as the hook's, not the framework's."""
+    try:
+        hook(ctx)
+    except TiersError:
+        raise
+    except Exception as exc:
+        code = getattr(hook, "__code__", None)
+        frames = traceback.extract_tb(exc.__traceback__)
+        own = [f for f in frames if code is not None and f.filename == code.co_filename]
+        where = (own or frames)[-1]
+        name = getattr(hook, "__qualname__", repr(hook))
+        raise InfraError(
+            f"hook {key} {name}() raised {type(exc).__name__}: {exc} "
+            f"({relative(Path(where.filename), Path.cwd())}, line {where.lineno})",
+            hint="fix the hook in tier3.py") from None
 
 
 def run_stage(ctx: RunContext, stage: Stage, functions: Mapping[Stage, StageFn]) -> None:
@@ -37,10 +55,10 @@ def run_stage(ctx: RunContext, stage: Stage, functions: Mapping[Stage, StageFn])
     try:
         with ctx.console.group(stage.value):
             for hook in ctx.service.hooks.get(f"before_{stage}", []):
-                hook(ctx)
+                _call_hook(hook, f"before_{stage}", ctx)
             detail = functions[stage](ctx)
             for hook in ctx.service.hooks.get(f"after_{stage}", []):
-                hook(ctx)
+                _call_hook(hook, f"after_{stage}", ctx)
         if detail.startswith("cached"):
             status = Status.CACHED
         if stage is Stage.TEST and ctx.failed:

@@ -116,8 +116,11 @@ def apply(endpoint: Endpoint, folder: Path) -> Outcome:
                 diag = exc.diag
                 where = f" (line {_line_of(sql, diag.statement_position)})" if (
                     diag.statement_position) else ""
+                before = ", ".join([*skipped, *applied]) or "none"
                 raise InfraError(
-                    f"migration {mig.path} failed{where}: {diag.message_primary or exc}",
+                    f"migration {mig.path} failed{where}: {diag.message_primary or exc}"
+                    f"\n  applied before it: {before}; not applied: {mig.name} and every "
+                    "file after it",
                     hint="fix the file; nothing of it was applied (each file is one "
                     "transaction)",
                 ) from None

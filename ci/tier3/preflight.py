@@ -14,6 +14,7 @@ import importlib.util
 import re
 from pathlib import Path
 
+from ci.backing import Backing
 from ci.endpoints import render_template
 from ci.errors import ConfigError
 from ci.service import Service, relative
@@ -28,10 +29,11 @@ def did_you_mean(word: str, choices: list[str]) -> str:
 def check(service: Service, *, session_hint: str = "") -> None:
     """Raise one ConfigError listing every problem found; return when there is none."""
     problems = list(service.problems())
-    problems += _modules(service, session_hint)
-    problems += _migrations(service)
-    problems += _suite(service)
-    problems += _exports(service)
+    if all(isinstance(b, Backing) for b in service.backends):  # the checks below read them
+        problems += _modules(service, session_hint)
+        problems += _migrations(service)
+        problems += _suite(service)
+        problems += _exports(service)
     if problems:
         raise ConfigError(
             f"service {service.name}: {len(problems)} problem"
@@ -79,6 +81,13 @@ def _migrations(service: Service) -> list[str]:
             problems.append(f"{relative(path, service.repo_root)} is not applied: only "
                             "files ending in .sql (lower case) are migrations; rename it")
     for mig in migrations.discover(folder):
+        try:
+            mig.path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            problems.append(f"{relative(mig.path, service.repo_root)} is not UTF-8 text (byte "
+                            f"{exc.object[exc.start]:#04x} at offset {exc.start}): save it as "
+                            "UTF-8")
+            continue
         found = migrations.transaction_control(mig.path.read_text(errors="replace"))
         if found:
             problems.append(

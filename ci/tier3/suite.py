@@ -16,6 +16,7 @@ output pipe to close, which a leftover child could hold open for ever.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -224,8 +225,10 @@ class PytestProcess:
     def abandon(self) -> None:
         """Not needed after all (set-up failed, or the environment changed): stop it."""
         if self._gate is not None:
-            os.close(self._gate)  # the gate reads end-of-file and exits
+            os.close(self._gate)  # the gate reads end-of-file and exits at once
             self._gate = None
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=3.0)
         _stop(self.proc)
         stop_leftovers(self.proc.pid, "", keep=my_children() - {self.proc.pid})
         self.output.join(timeout=1.0)
@@ -350,8 +353,9 @@ def run_suite(ctx: RunContext) -> str:
     if code == 4:
         ctx.failed = True
         first = _first_error(ctx.artifacts / "logs" / "pytest.log")
-        raise SuiteError(f"pytest rejected its command line: {first}",
-                         hint="check Suite(args=...) in tier3.py and the arguments after --")
+        raise SuiteError(f"pytest could not start the suite: {first}",
+                         hint="check Suite(args=...) in tier3.py, the arguments after --, "
+                         "and the suite's conftest.py files")
     if PYTEST_EXIT.get(code, 1) != 0:
         ctx.failed = True
     return ctx.tests.summary() if ctx.tests else f"pytest exit code {code}"
@@ -370,6 +374,6 @@ def _first_error(log: Path) -> str:
     except OSError:
         return "see its message above"
     for line in text.splitlines():
-        if re.match(r"(ERROR|error|usage):", line):
+        if re.match(r"(ERROR|error|usage):|ImportError while loading conftest", line):
             return line.strip()[:300]
     return "see its message above"

@@ -78,3 +78,27 @@ def test_holder_unknown_for_a_free_port() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     assert ports.port_holder(port) is None
+
+
+def test_pinned_reads_fixed_host_ports_only() -> None:
+    from pathlib import Path
+
+    from ci.backends.compose.composefile import ComposeModel
+
+    model = ComposeModel(path=Path("c.yml"), services={
+        "db": {"ports": ["127.0.0.1:${PG_PORT:-15433}:5432", "5432", "127.0.0.1:0:5433"]},
+        "cache": {"ports": ["16380:6379", {"published": 18222, "target": 8222}]},
+        "nats": {},
+    })
+    assert ports.pinned(model, {}) == [("db", "127.0.0.1", 15433), ("cache", "0.0.0.0", 16380),
+                                       ("cache", "0.0.0.0", 18222)]
+    assert ports.pinned(model, {"PG_PORT": "0"})[0] == ("cache", "0.0.0.0", 16380)
+
+
+def test_in_use_sees_a_listener_and_not_a_free_port() -> None:
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        assert ports.in_use("127.0.0.1", port)
+    assert not ports.in_use("127.0.0.1", port)

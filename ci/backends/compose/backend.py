@@ -105,7 +105,26 @@ class ComposeBackend(Backend):
         return sweep.sweep(self.docker, self.service.repo_root)
 
     # -- up ----------------------------------------------------------------------
-    def up(self) -> None:
+    def configure(self, options: Any) -> None:
+        """Check the file and its pinned ports now: found here, a mistake is exit 2."""
+        model = self._model()
+        for service_name, host, port in ports.pinned(model):
+            if ports.in_use(host, port):
+                holder = ports.port_holder(port, self._docker_or_none()) or (
+                    "a process this user cannot see")
+                raise ConfigError(
+                    f"{self._rel(self.compose_file)}: service {service_name!r} pins host port "
+                    f"{port}, which is already in use by {holder}",
+                    hint="stop that process, or publish the container port alone "
+                         "(e.g. \"5432\") to get a free port; nothing was started")
+
+    def _docker_or_none(self) -> Any:
+        try:
+            return self.docker
+        except Exception:
+            return None
+
+    def _model(self) -> composefile.ComposeModel:
         model = composefile.load(self.compose_file)
         missing = [name for b in self.service.backends for name in b.kind.compose_services(b)
                    if name not in model.services]
@@ -114,6 +133,10 @@ class ComposeBackend(Backend):
                 f"{self._rel(self.compose_file)} has no service {', '.join(map(repr, missing))}",
                 hint=f"its services: {', '.join(model.services)}; name them after the "
                      "backends, or set compose_service= on the backend")
+        return model
+
+    def up(self) -> None:
+        model = self._model()
         images.ensure_images(self.compose_file, self.console)
         self._tmp = Path(tempfile.mkdtemp(prefix=f"tiers-compose-{self.run.id}-"))
         extra: dict[str, dict[str, Any]] = {}

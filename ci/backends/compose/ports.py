@@ -1,4 +1,4 @@
-"""Published host ports after ``up``, and who holds a port compose could not bind.
+"""Pinned host ports checked before ``up``, published ports after it, and who holds a port.
 
 Ports are read from the container (``NetworkSettings.Ports``) rather than from
 ``compose port``, whose output differs between v1 and v2 and costs a process
@@ -13,10 +13,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import subprocess
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlparse
 
+from ci.backends.compose.composefile import ComposeModel, interpolate
 from ci.ports import port_holder as proc_port_holder
 
 _PORT_ERRORS = (
@@ -62,6 +65,42 @@ def conflicting_port(output: str) -> int | None:
         if match:
             return int(match.group(1))
     return None
+
+
+# -- ports a compose file pins -------------------------------------------------------
+def pinned(model: ComposeModel, environ: Mapping[str, str] | None = None
+           ) -> list[tuple[str, str, int]]:
+    """(service, host address, port) for every fixed host port the file publishes."""
+    found: list[tuple[str, str, int]] = []
+    for name, spec in model.services.items():
+        for entry in spec.get("ports") or []:
+            host, published = "0.0.0.0", ""
+            if isinstance(entry, dict):
+                host = str(entry.get("host_ip") or host)
+                published = str(entry.get("published") or "")
+            else:
+                parts = interpolate(str(entry), environ).rsplit(":", 2)
+                if len(parts) == 3:
+                    host, published = parts[0] or host, parts[1]
+                elif len(parts) == 2:
+                    published = parts[0]
+            if published.isdigit() and int(published) != 0:
+                found.append((name, host.strip("[]"), int(published)))
+    return found
+
+
+def in_use(host: str, port: int) -> bool:
+    """Whether a listener holds ``host:port`` (a bind test; TIME_WAIT does not count)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except PermissionError:
+            return False  # a privileged port: up will say what it needs
+        except OSError:
+            return True
+    return False
 
 
 # -- who holds a port ------------------------------------------------------------

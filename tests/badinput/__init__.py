@@ -1,0 +1,1 @@
+"""The bad-input corpus: one table row per user mistake, each run for real."""
