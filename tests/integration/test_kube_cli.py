@@ -21,6 +21,7 @@ from ci.backends.local import binaries
 from ci.backends.local.backend import LocalBackend
 from ci.console import Console
 from ci.errors import ConfigError
+from ci.kinds import kind_class
 from ci.runinfo import RunInfo
 from ci.service import Service
 from tests.integration.demo_service import make_demo
@@ -50,7 +51,7 @@ def api() -> Iterator[FakeApiServer]:
 def test_demo_runner_passes_on_kubernetes(api: FakeApiServer, tmp_path: Path) -> None:
     for kind in ("postgres", "redis"):
         try:
-            binaries.find(kind)
+            binaries.find(kind_class(kind).binaries, kind)  # type: ignore[arg-type]
         except ConfigError as exc:
             need(False, f"a local {kind} server binary", exc.hint)
     demo = make_demo(tmp_path)
