@@ -67,34 +67,56 @@ def test_interpolate(text: str, env: dict[str, str], expected: str) -> None:
     assert composefile.interpolate(text, env) == expected
 
 
-# -- sweep decisions, against a fake Docker client ---------------------------------
+# -- sweep decisions, against a fake Docker API ----------------------------------
 @dataclass
 class Thing:
     name: str
     labels: dict[str, str]
     removed: bool = False
+    vanished: bool = False
+    """Removed by someone else between the list and our remove (the daemon says 404)."""
 
-    @property
-    def attrs(self) -> dict[str, Any]:
-        return {"Labels": self.labels}
-
-    def remove(self, **_kw: Any) -> None:
-        self.removed = True
+    def entry(self) -> dict[str, Any]:
+        return {"Id": self.name, "Names": [f"/{self.name}"], "Name": self.name,
+                "Labels": self.labels}
 
 
 @dataclass
-class Collection:
-    items: list[Thing] = field(default_factory=list)
+class FakeAPI:
+    containers_: list[Thing] = field(default_factory=list)
+    networks_: list[Thing] = field(default_factory=list)
+    volumes_: list[Thing] = field(default_factory=list)
 
-    def list(self, **_kw: Any) -> list[Thing]:
-        return list(self.items)
+    def containers(self, **_kw: Any) -> list[dict[str, Any]]:
+        return [t.entry() for t in self.containers_ if not t.removed]
+
+    def networks(self, **_kw: Any) -> list[dict[str, Any]]:
+        return [t.entry() for t in self.networks_ if not t.removed]
+
+    def volumes(self, **_kw: Any) -> dict[str, Any]:
+        return {"Volumes": [t.entry() for t in self.volumes_ if not t.removed]}
+
+    def _remove(self, things: list[Thing], key: str) -> None:
+        import docker.errors
+
+        thing = next(t for t in things if t.name == key)
+        if thing.vanished or thing.removed:
+            raise docker.errors.NotFound(f"No such object: {key}")
+        thing.removed = True
+
+    def remove_container(self, cid: str, **_kw: Any) -> None:
+        self._remove(self.containers_, cid)
+
+    def remove_network(self, nid: str) -> None:
+        self._remove(self.networks_, nid)
+
+    def remove_volume(self, name: str, **_kw: Any) -> None:
+        self._remove(self.volumes_, name)
 
 
 @dataclass
 class FakeDocker:
-    containers: Collection
-    networks: Collection
-    volumes: Collection
+    api: FakeAPI
 
 
 def labels(run_id: str, owner: str, checkout: Path) -> dict[str, str]:
@@ -111,8 +133,7 @@ def test_sweep_removes_only_dead_unkept_runs_of_this_checkout(tmp_path: Path) ->
     net = Thing("dead_default", labels("dead0001", "1:1", here))
     vol = Thing("dead_pgdata", labels("dead0001", "1:1", here))
     keep.save(here, "kept0001", {"run_id": "kept0001"})
-    cli = FakeDocker(Collection([dead, live, other, kept_run]), Collection([net]),
-                     Collection([vol]))
+    cli = FakeDocker(FakeAPI([dead, live, other, kept_run], [net], [vol]))
     removed = sweep.sweep(cli, here, alive=lambda owner: owner == "2:2")
     assert [t.removed for t in (dead, live, other, kept_run, net, vol)] == [
         True, False, False, False, True, True]
@@ -127,7 +148,31 @@ def test_teardown_mode_removes_one_run_even_if_kept(tmp_path: Path) -> None:
     a = Thing("a", labels("run0000a", "1:1", tmp_path))
     b = Thing("b", labels("run0000b", "1:1", tmp_path))
     keep.save(tmp_path, "run0000a", {})
-    cli = FakeDocker(Collection([a, b]), Collection(), Collection())
+    cli = FakeDocker(FakeAPI([a, b]))
     sweep.sweep(cli, tmp_path, alive=lambda _o: False, only_runs=["run0000a"],
                 include_kept=True)
     assert a.removed and not b.removed
+
+
+def test_things_another_run_removed_meanwhile_count_as_gone(tmp_path: Path) -> None:
+    """Two sweeps of one dead run at once: 404 on remove is "already gone", not an error."""
+    first = Thing("dead_pg_1", labels("dead0001", "1:1", tmp_path), vanished=True)
+    second = Thing("dead_nats_1", labels("dead0001", "1:1", tmp_path))
+    net = Thing("dead_default", labels("dead0001", "1:1", tmp_path), vanished=True)
+    vol = Thing("dead_data", labels("dead0001", "1:1", tmp_path), vanished=True)
+    cli = FakeDocker(FakeAPI([first, second], [net], [vol]))
+    removed = sweep.sweep(cli, tmp_path, alive=lambda _o: False)
+    assert removed == ["container dead_nats_1 (run dead0001, owner pid 1 gone)"]
+
+
+def test_sweep_removes_a_dead_runs_temporary_folder(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.setattr(sweep.tempfile, "gettempdir", lambda: str(tmp_path))
+    folder = tmp_path / f"{sweep.TEMP_PREFIX}dead0001-x1"
+    folder.mkdir()
+    (folder / "tiers-labels.override.yml").write_text("{}")
+    other = tmp_path / f"{sweep.TEMP_PREFIX}live0001-x2"
+    other.mkdir()
+    cli = FakeDocker(FakeAPI([Thing("dead_pg_1", labels("dead0001", "1:1", tmp_path))]))
+    removed = sweep.sweep(cli, tmp_path, alive=lambda _o: False)
+    assert f"temporary folder {folder}" in removed
+    assert not folder.exists() and other.exists()

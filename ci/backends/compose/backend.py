@@ -13,14 +13,30 @@ import contextlib
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from ci import keep as kept
 from ci.backends.base import Backend
-from ci.backends.compose import composefile, diagnostics, health, images, ports, sweep
-from ci.backends.compose.cli import ONEOFF_LABEL, PROJECT_LABEL, SERVICE_LABEL, ComposeCLI, detect
+from ci.backends.compose import (
+    composefile,
+    diagnostics,
+    health,
+    images,
+    ports,
+    sweep,
+    teardown,
+)
+from ci.backends.compose.cli import (
+    ONEOFF_LABEL,
+    PROJECT_LABEL,
+    SERVICE_LABEL,
+    STOP_TIMEOUT,
+    ComposeCLI,
+    detect,
+)
 from ci.backends.compose.dockerclient import client as docker_client
 from ci.endpoints import Endpoint
 from ci.errors import BackendDied, ConfigError, InfraError, TiersError
@@ -46,6 +62,9 @@ class ComposeBackend(Backend):
         self._started = False
         self._output: list[str] = []
         """Everything the compose CLI printed, for logs/compose.log."""
+        self._lock = threading.Lock()
+        self._ids: dict[str, str] = {}
+        """compose service -> container id, filled on first use after ``up``."""
 
     # -- plumbing ----------------------------------------------------------------
     @property
@@ -86,19 +105,45 @@ class ComposeBackend(Backend):
         return proc
 
     def _containers(self, service_name: str | None = None) -> list[Any]:
+        """SDK container objects of this run (for collect, which reads their logs)."""
+        import docker.errors
+
+        found = []
+        for entry in self._entries(service_name):
+            with contextlib.suppress(docker.errors.NotFound):
+                found.append(self.docker.containers.get(entry["Id"]))
+        return found
+
+    def _entries(self, service_name: str | None = None) -> list[dict[str, Any]]:
         labels = [f"{PROJECT_LABEL}={self.project}", f"{sweep.RUN_LABEL}={self.run.id}"]
         if service_name is not None:
             labels.append(f"{SERVICE_LABEL}={service_name}")
-        found = self.docker.containers.list(all=True, filters={"label": labels})
-        return [c for c in found if c.labels.get(ONEOFF_LABEL, "False") != "True"]
+        found = sweep.list_containers(self.docker, labels)
+        return [c for c in found
+                if (c.get("Labels") or {}).get(ONEOFF_LABEL, "False") != "True"]
 
     def _container(self, backing: Backing) -> Any:
-        found = self._containers(backing.compose_name)
-        if not found:
-            raise BackendDied(
-                f"compose project {self.project} has no container for service "
-                f"{backing.compose_name!r}")
-        return found[0]
+        """The backing's container, as an SDK object whose ``reload()`` is one inspect.
+
+        Its id is looked up once (one list call) and remembered, so the wait's
+        and the watchdog's polling cost one API call per check; safe to call
+        from several threads at once.
+        """
+        with self._lock:
+            cid = self._ids.get(backing.compose_name)
+        if cid is None:
+            found = self._entries(backing.compose_name)
+            if not found:
+                raise BackendDied(
+                    f"compose project {self.project} has no container for service "
+                    f"{backing.compose_name!r}")
+            cid = str(found[0]["Id"])
+            with self._lock:
+                self._ids[backing.compose_name] = cid
+        from docker.models.containers import Container
+
+        return Container(attrs={"Id": cid, "Name": f"/{backing.compose_name}"},
+                         client=self.docker, collection=self.docker.containers)
 
     # -- sweep -------------------------------------------------------------------
     def sweep(self) -> list[str]:
@@ -115,7 +160,7 @@ class ComposeBackend(Backend):
                 hint=f"its services: {', '.join(model.services)}; name them after the "
                      "backends, or set compose_service= on the backend")
         images.ensure_images(self.compose_file, self.console)
-        self._tmp = Path(tempfile.mkdtemp(prefix=f"tiers-compose-{self.run.id}-"))
+        self._tmp = Path(tempfile.mkdtemp(prefix=f"{sweep.TEMP_PREFIX}{self.run.id}-"))
         self._override = sweep.write_override(model, self.run, self._tmp)
         self._started = True  # from here on, down() has something to remove
         started = time.monotonic()
@@ -142,8 +187,7 @@ class ComposeBackend(Backend):
         cached = self._endpoints.get(backing.name)
         if cached is not None:
             return cached
-        container = self._container(backing)
-        container.reload()
+        container = self._reloaded(backing)
         found = ports.published(container, backing.default_port)
         if found is None:
             if container.status != "running":
@@ -160,27 +204,41 @@ class ComposeBackend(Backend):
                 f"backend {backing.name!r} pins port {backing.port} but the compose file "
                 f"publishes it on {port}",
                 hint="pin the same port in the compose file, or drop port= from the backend")
-        endpoint = Endpoint(backing.name, backing.kind, host, port, user=backing.user,
-                            password=backing.password, database=backing.database,
-                            path=backing.path)
-        self._endpoints[backing.name] = endpoint
+        endpoint = backing.endpoint(host, port)
+        with self._lock:
+            self._endpoints[backing.name] = endpoint
         return endpoint
+
+    def _reloaded(self, backing: Backing) -> Any:
+        """The container with its current inspect state (one API call once its id is known)."""
+        import docker.errors
+
+        container = self._container(backing)
+        try:
+            container.reload()
+        except docker.errors.NotFound:
+            with self._lock:
+                self._ids.pop(backing.compose_name, None)
+            raise BackendDied(f"the container of {backing.compose_name!r} was removed "
+                              f"(compose project {self.project})") from None
+        return container
 
     def check_alive(self, backing: Backing) -> None:
         # No log tail in the message: the engine's wait appends log_tail() itself.
-        health.check_alive(self._container(backing), backing.name, tail_lines=0)
+        health.check_alive(self._reloaded(backing), backing.name, tail_lines=0, reload=False)
 
     def native_ready(self, backing: Backing) -> bool:
-        return health.native_ready(self._container(backing))
+        return health.native_ready(self._reloaded(backing), reload=False)
 
     def log_tail(self, backing: Backing, lines: int = 20) -> str:
         try:
-            container = self._container(backing)
+            container = self._reloaded(backing)
         except (BackendDied, InfraError):
             return ""
         text = health.logs(container, lines)
         detail = health.health_detail(container)
-        return text + (f"\n[{detail}]" if detail and not health.native_ready(container) else "")
+        ready = health.native_ready(container, reload=False)
+        return text + (f"\n[{detail}]" if detail and not ready else "")
 
     # -- collect ----------------------------------------------------------------
     def collect(self, logs_dir: Path, *, failed: bool) -> list[Path]:
@@ -212,20 +270,46 @@ class ComposeBackend(Backend):
 
     # -- teardown ---------------------------------------------------------------
     def down(self) -> None:
-        if self._started:
-            self._remove_project(self.project, self._files(), self.run.id)
-        self._started = False
-        self._endpoints.clear()
-        if self._tmp is not None:
-            shutil.rmtree(self._tmp, ignore_errors=True)
-            self._tmp = self._override = None
+        try:
+            if self._started:
+                self._remove_project(self.project, self._files(), self.run.id)
+            self._started = False
+        finally:
+            with self._lock:
+                self._endpoints.clear()
+                self._ids.clear()
+            if self._tmp is not None:
+                shutil.rmtree(self._tmp, ignore_errors=True)
+                self._tmp = self._override = None
 
     def _remove_project(self, project: str, files: list[Path], run_id: str) -> list[str]:
-        """``down -v --remove-orphans``, then remove by label whatever it could not.
+        """Kill and remove everything of the run through the SDK; check by label it is gone.
 
-        The CLI can fail where the SDK cannot (a compose file broken after
-        ``up``, a daemon hiccup), and nothing of this run may be left behind.
+        If the SDK path fails or leaves something, ``compose down -v`` and a
+        removal by label follow: nothing of this run may be left behind.
         """
+        started = time.monotonic()
+        removed: list[str] = []
+        try:
+            result = teardown.remove_run(self.docker, project, run_id)
+            removed = result.removed
+            for line in result.slow:
+                self.console.warn(f"  {line}")
+            left = sweep.leftovers(self.docker, self.service.repo_root, run_id)
+            if not left:
+                self.console.info(f"  removed {len(removed)} containers, networks and volumes "
+                                  f"of project {project} in {time.monotonic() - started:.2f}s")
+                return removed
+            self.console.warn(f"  still there after removal: {', '.join(left)}; "
+                              "trying compose down")
+        except Exception as exc:
+            self.console.warn(f"  removal through the Docker SDK failed ({exc}); "
+                              "trying compose down")
+        return removed + self._remove_with_cli(project, files, run_id)
+
+    def _remove_with_cli(self, project: str, files: list[Path], run_id: str) -> list[str]:
+        self.console.warn(f"  compose down gives each container up to {STOP_TIMEOUT}s to stop "
+                          "after its stop signal")
         proc = self._compose(self.cli.down(project, [f for f in files if f.exists()]), 300)
         if proc.returncode != 0:
             self.console.warn(f"compose down exited {proc.returncode}; removing by label")
@@ -233,6 +317,11 @@ class ComposeBackend(Backend):
                               only_runs=[run_id], include_kept=True)
         for line in removed:
             self.console.info(f"  removed leftover {line}")
+        left = sweep.leftovers(self.docker, self.service.repo_root, run_id)
+        if left:
+            raise InfraError(f"could not remove {', '.join(left)} (run {run_id})",
+                             hint="remove them with `docker rm -f` / `docker network rm` / "
+                                  "`docker volume rm`, and check the daemon's log")
         return removed
 
     def keep(self) -> str:
@@ -255,4 +344,5 @@ class ComposeBackend(Backend):
         project = str(state.get("project") or sweep.project_name(self.service.name, run_id))
         compose_file = Path(str(state.get("compose_file") or self.compose_file))
         removed = self._remove_project(project, [compose_file], run_id)
+        removed += sweep.remove_temp_dirs(run_id)
         return [f"compose project {project}", *removed]

@@ -13,15 +13,17 @@ from typing import Any
 from ci.errors import BackendDied
 
 
-def _state(container: Any) -> dict[str, Any]:
-    container.reload()
+def _state(container: Any, reload: bool = True) -> dict[str, Any]:
+    """The container's ``State``; ``reload=False`` when the caller just reloaded it."""
+    if reload:
+        container.reload()
     state: dict[str, Any] = container.attrs.get("State") or {}
     return state
 
 
-def native_ready(container: Any) -> bool:
+def native_ready(container: Any, reload: bool = True) -> bool:
     """True when the container has no healthcheck, else when Docker says ``healthy``."""
-    health = _state(container).get("Health")
+    health = _state(container, reload).get("Health")
     if not health:
         return True
     return bool(health.get("Status") == "healthy")
@@ -43,13 +45,13 @@ def logs(container: Any, lines: int) -> str:
     return data.decode("utf-8", "replace")
 
 
-def check_alive(container: Any, backend: str, tail_lines: int = 20) -> None:
+def check_alive(container: Any, backend: str, tail_lines: int = 20, reload: bool = True) -> None:
     """Raise :class:`BackendDied` if the container exited, died or has restarted.
 
     ``tail_lines=0`` leaves the log out of the message, for callers (the
     engine's wait) that append the backend's log tail themselves.
     """
-    state = _state(container)
+    state = _state(container, reload)
     restarts = int(container.attrs.get("RestartCount") or 0)
     status = state.get("Status", "")
     if status in ("exited", "dead") or restarts > 0 or state.get("Restarting"):

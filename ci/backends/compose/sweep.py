@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,8 @@ RUN_LABEL = f"{LABEL_PREFIX}.run-id"
 OWNER_LABEL = f"{LABEL_PREFIX}.owner"
 CHECKOUT_LABEL = f"{LABEL_PREFIX}.checkout"
 SERVICE_LABEL = f"{LABEL_PREFIX}.service"
+TEMP_PREFIX = "tiers-compose-"
+"""Temporary folders of a run are named ``tiers-compose-<run id>-*``."""
 
 
 def project_name(service: str, run_id: str) -> str:
@@ -32,11 +36,17 @@ def project_name(service: str, run_id: str) -> str:
     return f"{safe}-{run_id[:8]}"
 
 
-def override(model: ComposeModel, run: RunInfo) -> dict[str, Any]:
-    """The override document adding ``run.labels()`` to services, networks and volumes."""
+def override(model: ComposeModel, run: RunInfo,
+             extra: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The override document adding ``run.labels()`` to services, networks and volumes.
+
+    ``extra`` adds keys to single services (test settings, a cached image).
+    """
     labels = run.labels()
+    extra = extra or {}
     doc: dict[str, Any] = {
-        "services": {name: {"labels": dict(labels)} for name in model.services},
+        "services": {name: {**extra.get(name, {}), "labels": dict(labels)}
+                     for name in model.services},
         "networks": {name: {"labels": dict(labels)} for name in model.networks},
     }
     if model.volumes:
@@ -44,16 +54,91 @@ def override(model: ComposeModel, run: RunInfo) -> dict[str, Any]:
     return doc
 
 
-def write_override(model: ComposeModel, run: RunInfo, directory: Path) -> Path:
+def write_override(model: ComposeModel, run: RunInfo, directory: Path,
+                   extra: dict[str, dict[str, Any]] | None = None) -> Path:
     """Write the override as JSON (valid YAML, no dumper needed) and return its path."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "tiers-labels.override.yml"
-    path.write_text(json.dumps(override(model, run), indent=2, sort_keys=True) + "\n",
+    path.write_text(json.dumps(override(model, run, extra), indent=2, sort_keys=True) + "\n",
                     encoding="utf-8")
     return path
 
 
 # -- the sweep -----------------------------------------------------------------
+def gone(exc: BaseException) -> bool:
+    """True when ``exc`` means "it no longer exists", which teardown counts as done.
+
+    Another run's sweep or teardown may remove the same thing a moment
+    earlier: the daemon then answers 404, or 409 while its removal is still in
+    progress. Either way the goal (nothing left) is reached.
+    """
+    import docker.errors
+
+    if isinstance(exc, docker.errors.NotFound):
+        return True
+    if isinstance(exc, docker.errors.APIError) and exc.status_code == 409:
+        return "already in progress" in str(exc) or "No such" in str(exc)
+    return False
+
+
+def list_containers(cli: Any, labels: list[str]) -> list[dict[str, Any]]:
+    """Containers with all of ``labels``, in one API call and without inspecting each.
+
+    ``containers.list()`` of the SDK inspects every container it lists, and
+    fails with 404 on one another run removed in between; the list entries
+    already hold what is needed here (id, names, labels, state, command).
+    """
+    found: list[dict[str, Any]] = cli.api.containers(all=True, filters={"label": labels})
+    return found
+
+
+def list_networks(cli: Any, labels: list[str]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = cli.api.networks(filters={"label": labels})
+    return found
+
+
+def list_volumes(cli: Any, labels: list[str]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = (cli.api.volumes(filters={"label": labels}) or {}).get(
+        "Volumes") or []
+    return found
+
+
+def container_name(entry: dict[str, Any]) -> str:
+    names = entry.get("Names") or [entry.get("Id", "?")[:12]]
+    return str(names[0]).lstrip("/")
+
+
+def remove_container(cli: Any, entry: dict[str, Any]) -> bool:
+    """Kill and remove with its anonymous volumes; False if it was already gone."""
+    try:
+        cli.api.remove_container(entry["Id"], force=True, v=True)
+    except Exception as exc:
+        if gone(exc):
+            return False
+        raise
+    return True
+
+
+def remove_network(cli: Any, entry: dict[str, Any]) -> bool:
+    try:
+        cli.api.remove_network(entry["Id"])
+    except Exception as exc:
+        if gone(exc):
+            return False
+        raise
+    return True
+
+
+def remove_volume(cli: Any, entry: dict[str, Any]) -> bool:
+    try:
+        cli.api.remove_volume(entry["Name"], force=True)
+    except Exception as exc:
+        if gone(exc):
+            return False
+        raise
+    return True
+
+
 def _abandoned(labels: dict[str, str], checkout: Path, alive: Callable[[str], bool],
                include_kept: bool) -> bool:
     run_id = labels.get(RUN_LABEL, "")
@@ -67,19 +152,34 @@ def _why(labels: dict[str, str]) -> str:
     return f"run {labels.get(RUN_LABEL, '?')}, owner pid {owner.partition(':')[0]} gone"
 
 
+def temp_dirs(run_id: str) -> list[Path]:
+    """The run's ``tiers-compose-<run>-*`` folders (its label override file)."""
+    return sorted(Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}{run_id}-*"))
+
+
+def remove_temp_dirs(run_id: str) -> list[str]:
+    removed = []
+    for folder in temp_dirs(run_id):
+        shutil.rmtree(folder, ignore_errors=True)
+        if not folder.exists():
+            removed.append(f"temporary folder {folder}")
+    return removed
+
+
 def sweep(cli: Any, checkout: Path, *, alive: Callable[[str], bool] = owner_alive,
           only_runs: Iterable[str] | None = None, include_kept: bool = False) -> list[str]:
     """Remove containers, then networks, then volumes left by dead runs of ``checkout``.
 
     Containers go first (with their anonymous volumes) because a network or a
-    volume in use cannot be removed. Returns one line per thing removed.
+    volume in use cannot be removed. Returns one line per thing removed;
+    something another run removed meanwhile is simply not listed.
     ``only_runs`` and ``include_kept`` serve teardown, which reuses this to
-    remove by label whatever ``compose down`` could not.
+    remove by label whatever the SDK or ``compose down`` could not.
     """
-    import docker.errors
-
-    selector = {"label": [f"{CHECKOUT_LABEL}={checkout}"]}
     wanted = set(only_runs) if only_runs is not None else None
+    selector = [f"{CHECKOUT_LABEL}={checkout}"]
+    if wanted is not None and len(wanted) == 1:
+        selector.append(f"{RUN_LABEL}={next(iter(wanted))}")
     removed: list[str] = []
     dead_runs: set[str] = set()
 
@@ -91,32 +191,32 @@ def sweep(cli: Any, checkout: Path, *, alive: Callable[[str], bool] = owner_aliv
             return False
         return _abandoned(labels, checkout, alive, include_kept)
 
-    for container in cli.containers.list(all=True, filters=selector):
-        labels = container.labels
-        if not chosen(labels):
-            continue
-        try:
-            container.remove(force=True, v=True)
-        except docker.errors.NotFound:
-            continue
-        dead_runs.add(labels[RUN_LABEL])
-        removed.append(f"container {container.name} ({_why(labels)})")
-    for network in cli.networks.list(filters=selector):
-        labels = network.attrs.get("Labels") or {}
-        if not chosen(labels):
-            continue
-        try:
-            network.remove()
-        except docker.errors.NotFound:
-            continue
-        removed.append(f"network {network.name} ({_why(labels)})")
-    for volume in cli.volumes.list(filters=selector):
-        labels = volume.attrs.get("Labels") or {}
-        if not chosen(labels):
-            continue
-        try:
-            volume.remove(force=True)
-        except docker.errors.NotFound:
-            continue
-        removed.append(f"volume {volume.name} ({_why(labels)})")
+    for entry in list_containers(cli, selector):
+        labels = entry.get("Labels") or {}
+        if chosen(labels):
+            dead_runs.add(labels[RUN_LABEL])
+            if remove_container(cli, entry):
+                removed.append(f"container {container_name(entry)} ({_why(labels)})")
+    for entry in list_networks(cli, selector):
+        labels = entry.get("Labels") or {}
+        if chosen(labels):
+            dead_runs.add(labels[RUN_LABEL])
+            if remove_network(cli, entry):
+                removed.append(f"network {entry.get('Name')} ({_why(labels)})")
+    for entry in list_volumes(cli, selector):
+        labels = entry.get("Labels") or {}
+        if chosen(labels):
+            dead_runs.add(labels[RUN_LABEL])
+            if remove_volume(cli, entry):
+                removed.append(f"volume {entry.get('Name')} ({_why(labels)})")
+    for run_id in sorted(dead_runs):
+        removed += remove_temp_dirs(run_id)
     return removed
+
+
+def leftovers(cli: Any, checkout: Path, run_id: str) -> list[str]:
+    """What still carries ``run_id``'s labels: empty after a complete teardown."""
+    selector = [f"{CHECKOUT_LABEL}={checkout}", f"{RUN_LABEL}={run_id}"]
+    return ([f"container {container_name(c)}" for c in list_containers(cli, selector)]
+            + [f"network {n.get('Name')}" for n in list_networks(cli, selector)]
+            + [f"volume {v.get('Name')}" for v in list_volumes(cli, selector)])
