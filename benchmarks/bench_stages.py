@@ -94,6 +94,10 @@ def print_table(results: dict[str, list[Times]]) -> None:
         print(stage.ljust(16) + "".join(cells))
 
 
+def _exit(code: int) -> str:
+    return "" if code == 0 else f" (exit {code})"
+
+
 def vs_shell(backend: str, n: int) -> int:
     """Interleaved pairs: framework then script, n times; ratio per pair and median."""
     results: dict[str, list[Times]] = {backend: [], "shell": []}
@@ -101,9 +105,8 @@ def vs_shell(backend: str, n: int) -> int:
     for i in range(n):
         ours, our_code = run_variant(backend)
         theirs, their_code = run_variant("shell")
-        line = (f"pair {i + 1}/{n}: {backend} {ours['total']:6.2f}s"
-                f"{'' if our_code == 0 else f' (exit {our_code})'}  "
-                f"shell {theirs['total']:6.2f}s{'' if their_code == 0 else f' (exit {their_code})'}")
+        line = (f"pair {i + 1}/{n}: {backend} {ours['total']:6.2f}s{_exit(our_code)}  "
+                f"shell {theirs['total']:6.2f}s{_exit(their_code)}")
         if our_code == 0 and their_code == 0:
             ratio = ours["total"] / theirs["total"]
             ratios.append(ratio)

@@ -44,7 +44,11 @@ def migrate(ctx: RunContext) -> str:
     if target is None or folder is None:
         return "nothing to migrate"
     resolve_endpoints(ctx)
+    digest = migrations.digest(folder)
+    if ctx.backend.cached_migrations(target) == digest:
+        return f"cached (hash {digest[:12]}) in {target.name}"
     outcome = migrations.apply(ctx.endpoints[target.name], folder)
+    ctx.backend.migrated(target, digest)
     text = f"{len(outcome.applied)} applied"
     if outcome.skipped:
         text += f", {len(outcome.skipped)} already applied"

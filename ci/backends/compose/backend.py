@@ -22,6 +22,7 @@ from ci import keep as kept
 from ci.backends.base import Backend
 from ci.backends.compose import (
     composefile,
+    dbcache,
     diagnostics,
     health,
     images,
@@ -45,6 +46,8 @@ from ci.service import Backing
 
 UP_TIMEOUT = 600.0
 """Seconds ``compose up -d`` may take (it only creates and starts containers)."""
+EARLY_CHECK_EVERY = 0.2
+"""Seconds between runs of a container's healthcheck before Docker's first verdict."""
 
 
 class ComposeBackend(Backend):
@@ -65,6 +68,11 @@ class ComposeBackend(Backend):
         self._lock = threading.Lock()
         self._ids: dict[str, str] = {}
         """compose service -> container id, filled on first use after ``up``."""
+        self._no_cache = False
+        self._early_checks: dict[str, float] = {}
+        self._cache_keys: dict[str, dbcache.CacheKey] = {}
+        self._cache_hits: dict[str, str] = {}
+        """backing -> migrations digest its cached image already holds."""
 
     # -- plumbing ----------------------------------------------------------------
     @property
@@ -160,8 +168,9 @@ class ComposeBackend(Backend):
                 hint=f"its services: {', '.join(model.services)}; name them after the "
                      "backends, or set compose_service= on the backend")
         images.ensure_images(self.compose_file, self.console)
+        extra = self._postgres_extras(model)
         self._tmp = Path(tempfile.mkdtemp(prefix=f"{sweep.TEMP_PREFIX}{self.run.id}-"))
-        self._override = sweep.write_override(model, self.run, self._tmp)
+        self._override = sweep.write_override(model, self.run, self._tmp, extra)
         self._started = True  # from here on, down() has something to remove
         started = time.monotonic()
         proc = self._compose(self.cli.up(self.project, self._files()), UP_TIMEOUT)
@@ -169,6 +178,85 @@ class ComposeBackend(Backend):
             raise self._up_error(proc.stdout + proc.stderr)
         self.console.info(f"  compose up -d: project {self.project} "
                           f"in {time.monotonic() - started:.1f}s")
+
+    # -- PostgreSQL settings and the migrated-database cache ----------------------
+    def configure(self, options: Any) -> None:
+        self._no_cache = bool(getattr(options, "no_cache", False))
+
+    def _postgres_extras(self, model: composefile.ComposeModel) -> dict[str, dict[str, Any]]:
+        """Override keys per postgres service: test settings, PGDATA and a cached image."""
+        extra: dict[str, dict[str, Any]] = {}
+        target = getattr(self.service, "migration_target", None)
+        for backing in self.service.backends:
+            if backing.kind_name != "postgres":
+                continue
+            spec = model.services[backing.compose_name]
+            command = dbcache.test_command(spec)
+            keys: dict[str, Any] = {"command": command} if command else {}
+            if target is not None and target.name == backing.name:
+                keys.update(self._cache_plan(backing, spec, command, model))
+            if keys:
+                extra[backing.compose_name] = keys
+        return extra
+
+    def _cache_plan(self, backing: Backing, spec: dict[str, Any], command: list[str] | None,
+                    model: composefile.ComposeModel) -> dict[str, Any]:
+        from ci.tier3.migrations import digest
+
+        name = backing.name
+        why = dbcache.why_not_cacheable(spec)
+        image_ref = model.images().get(backing.compose_name)
+        folder = getattr(self.service, "migrations_dir", None)
+        if why is None and (image_ref is None or folder is None):
+            why = "the service builds its image" if image_ref is None else "no migrations"
+        if why is not None:
+            self.console.info(f"  migrated-database cache: not used for {name}: {why}")
+            return {}
+        assert image_ref is not None and folder is not None
+        key = dbcache.make_key(self.docker, self.service.name, name, image_ref, spec, command,
+                               digest(folder))
+        self._cache_keys[name] = key
+        hit, others = dbcache.find(self.docker, key)
+        if hit is not None and (self._no_cache or dbcache.no_cache_requested()):
+            self.console.info(f"  migrated-database cache: not used for {name} "
+                              f"(--no-cache / {dbcache.NO_CACHE_ENV}=1); rebuilt after migrate")
+        elif hit is not None:
+            self._cache_hits[name] = key.migrations
+            created = str(hit.attrs.get("Created", ""))[:19].replace("T", " ")
+            self.console.info(f"  migrated-database cache: {name} starts from "
+                              f"{key.reference} (built {created} UTC), schema already in place")
+            return {"environment": {"PGDATA": dbcache.PGDATA}, "image": key.reference}
+        elif others:
+            labels = others[0].labels or {}
+            self.console.info(f"  migrated-database cache for {name} invalidated: "
+                              f"{key.changes(labels)}; rebuilt after migrate")
+        else:
+            self.console.info(f"  migrated-database cache: none yet for {name}; "
+                              "built after migrate")
+        return {"environment": {"PGDATA": dbcache.PGDATA}}
+
+    def cached_migrations(self, backing: Backing) -> str | None:
+        return self._cache_hits.get(backing.name)
+
+    def migrated(self, backing: Backing, digest: str) -> None:
+        key = self._cache_keys.get(backing.name)
+        if key is None or backing.name in self._cache_hits:
+            return
+        if digest != key.migrations:
+            self.console.info(f"  migrated-database cache: not built for {backing.name}: the "
+                              "migrations changed while the run started")
+            return
+        try:
+            dbcache.checkpoint(self.endpoint(backing))
+            reference, seconds = dbcache.commit(self.docker, self._container(backing), key)
+            pruned = dbcache.prune_superseded(self.docker, key)
+        except Exception as exc:  # a cache is an optimisation: say so and go on
+            self.console.warn(f"  migrated-database cache: could not save {backing.name}: {exc}")
+            return
+        self.console.info(f"  migrated-database cache: saved {backing.name} as {reference} "
+                          f"in {seconds:.1f}s; the next runs start from it")
+        for line in pruned:
+            self.console.info(f"  migrated-database cache: removed superseded image {line}")
 
     def _up_error(self, output: str) -> InfraError:
         tail = redact("\n".join(output.strip().splitlines()[-12:]))
@@ -228,7 +316,22 @@ class ComposeBackend(Backend):
         health.check_alive(self._reloaded(backing), backing.name, tail_lines=0, reload=False)
 
     def native_ready(self, backing: Backing) -> bool:
-        return health.native_ready(self._reloaded(backing), reload=False)
+        """Docker's healthcheck verdict; before its first one, the same check run at once.
+
+        The early check runs at most every :data:`EARLY_CHECK_EVERY` seconds per
+        container (each is a process in the container).
+        """
+        container = self._reloaded(backing)
+        if health.native_ready(container, reload=False):
+            return True
+        if not health.awaiting_first_verdict(container):
+            return False
+        now = time.monotonic()
+        with self._lock:
+            if now - self._early_checks.get(backing.name, -1e9) < EARLY_CHECK_EVERY:
+                return False
+            self._early_checks[backing.name] = now
+        return health.run_healthcheck(self.docker, container)
 
     def log_tail(self, backing: Backing, lines: int = 20) -> str:
         try:

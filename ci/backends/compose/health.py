@@ -29,6 +29,43 @@ def native_ready(container: Any, reload: bool = True) -> bool:
     return bool(health.get("Status") == "healthy")
 
 
+def awaiting_first_verdict(container: Any) -> bool:
+    """A healthcheck exists but Docker has not run it yet (it waits one ``interval``)."""
+    health = (container.attrs.get("State") or {}).get("Health") or {}
+    return bool(health) and health.get("Status") == "starting" and not health.get("Log")
+
+
+def healthcheck_argv(container: Any) -> list[str] | None:
+    """The container's own healthcheck test as an exec argv; None if it has none."""
+    test = ((container.attrs.get("Config") or {}).get("Healthcheck") or {}).get("Test") or []
+    if not test or test[0] == "NONE":
+        return None
+    if test[0] == "CMD-SHELL":
+        return ["/bin/sh", "-c", " ".join(test[1:])]
+    if test[0] == "CMD":
+        return [str(part) for part in test[1:]]
+    return [str(part) for part in test]
+
+
+def run_healthcheck(cli: Any, container: Any) -> bool:
+    """Run the healthcheck's own command now, as Docker would; True if it exits 0.
+
+    Docker runs the first check only one ``interval`` after start (at least
+    1 s in most compose files; ``start_interval`` needs Docker 25). Running
+    the same command at once gives the same verdict without the wait.
+    """
+    argv = healthcheck_argv(container)
+    if argv is None:
+        return True
+    try:
+        exec_id = cli.api.exec_create(container.id, argv, stdout=True, stderr=True)["Id"]
+        cli.api.exec_start(exec_id)
+        code = cli.api.exec_inspect(exec_id).get("ExitCode")
+    except Exception:
+        return False
+    return bool(code == 0)
+
+
 def health_detail(container: Any) -> str:
     """The last healthcheck output, to explain a wait that timed out."""
     health = (container.attrs.get("State") or {}).get("Health") or {}
