@@ -176,3 +176,26 @@ def test_sweep_removes_a_dead_runs_temporary_folder(tmp_path: Path, monkeypatch:
     removed = sweep.sweep(cli, tmp_path, alive=lambda _o: False)
     assert f"temporary folder {folder}" in removed
     assert not folder.exists() and other.exists()
+
+
+def test_a_network_still_in_use_by_a_container_being_removed_is_retried(
+        tmp_path: Path) -> None:
+    """Another sweep's container removal is "in progress": its network frees up soon."""
+    import docker.errors
+
+    net = Thing("dead_default", labels("dead0001", "1:1", tmp_path))
+    api = FakeAPI([], [net])
+    calls = {"n": 0}
+    real = api.remove_network
+
+    def busy_then_free(nid: str) -> None:
+        calls["n"] += 1
+        if calls["n"] < 3:
+            raise docker.errors.APIError("error while removing network: network "
+                                         "dead_default has active endpoints")
+        real(nid)
+
+    api.remove_network = busy_then_free  # type: ignore[method-assign]
+    removed = sweep.sweep(FakeDocker(api), tmp_path, alive=lambda _o: False)
+    assert removed == ["network dead_default (run dead0001, owner pid 1 gone)"]
+    assert calls["n"] == 3

@@ -14,6 +14,7 @@ import json
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -119,24 +120,53 @@ def remove_container(cli: Any, entry: dict[str, Any]) -> bool:
     return True
 
 
-def remove_network(cli: Any, entry: dict[str, Any]) -> bool:
-    try:
-        cli.api.remove_network(entry["Id"])
-    except Exception as exc:
-        if gone(exc):
-            return False
-        raise
-    return True
+NETWORK_GRACE = 10.0
+"""Seconds a network or volume may stay in use by containers another sweep is removing."""
 
 
-def remove_volume(cli: Any, entry: dict[str, Any]) -> bool:
-    try:
-        cli.api.remove_volume(entry["Name"], force=True)
-    except Exception as exc:
-        if gone(exc):
-            return False
-        raise
-    return True
+def _in_use(exc: BaseException) -> bool:
+    import docker.errors
+
+    text = str(exc)
+    return isinstance(exc, docker.errors.APIError) and (
+        "active endpoints" in text or "volume is in use" in text)
+
+
+def remove_network(cli: Any, entry: dict[str, Any], grace: float = NETWORK_GRACE) -> bool:
+    """Remove a network; False if it was already gone.
+
+    A container whose removal another run started a moment ago (409 "removal
+    already in progress", counted as gone) may still be attached: the network
+    is retried until its endpoints are gone, for at most ``grace`` seconds.
+    """
+    deadline = time.monotonic() + grace
+    while True:
+        try:
+            cli.api.remove_network(entry["Id"])
+        except Exception as exc:
+            if gone(exc):
+                return False
+            if _in_use(exc) and time.monotonic() < deadline:
+                time.sleep(0.1)
+                continue
+            raise
+        return True
+
+
+def remove_volume(cli: Any, entry: dict[str, Any], grace: float = NETWORK_GRACE) -> bool:
+    """Remove a named volume; False if it was already gone (retried while in use, as above)."""
+    deadline = time.monotonic() + grace
+    while True:
+        try:
+            cli.api.remove_volume(entry["Name"], force=True)
+        except Exception as exc:
+            if gone(exc):
+                return False
+            if _in_use(exc) and time.monotonic() < deadline:
+                time.sleep(0.1)
+                continue
+            raise
+        return True
 
 
 def _abandoned(labels: dict[str, str], checkout: Path, alive: Callable[[str], bool],
