@@ -60,6 +60,10 @@ def images(cli: Any) -> dict[str, Any]:
     return {str(i.id): i for i in cli.images.list(all=False)}
 
 
+def _names(found: list[Any]) -> str:
+    return ", ".join(", ".join(i.tags) or i.short_id for i in found)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=20, help="runs in a row (default 20)")
@@ -83,9 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     other = [i for i in new_images if i not in cache]
     print(f"\n{args.n} runs: {len(problems)} things left behind by run id")
     print(f"new anonymous volumes not in use: {len(new_volumes)} {new_volumes or ''}")
-    print(f"new cache images (expected): {len(cache)} "
-          f"{[', '.join(i.tags) or i.short_id for i in cache] or ''}")
-    print(f"new other images: {len(other)} {[', '.join(i.tags) or i.short_id for i in other] or ''}")
+    print(f"new cache images (expected): {len(cache)} {_names(cache)}")
+    print(f"new other images: {len(other)} {_names(other)}")
     cli.close()
     return 0 if not problems and not new_volumes and not other else 1
 
