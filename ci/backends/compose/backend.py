@@ -225,7 +225,14 @@ class ComposeBackend(Backend):
             created = str(hit.attrs.get("Created", ""))[:19].replace("T", " ")
             self.console.info(f"  migrated-database cache: {name} starts from "
                               f"{key.reference} (built {created} UTC), schema already in place")
-            return {"environment": {"PGDATA": dbcache.PGDATA}, "image": key.reference}
+            # As the image's unprivileged user: an entrypoint running as root
+            # chowns the data directory, which on an overlay filesystem copies
+            # every file of the cached cluster up into the new container first.
+            keys: dict[str, Any] = {"environment": {"PGDATA": dbcache.PGDATA},
+                                    "image": key.reference}
+            if "user" not in spec:
+                keys["user"] = dbcache.SERVER_USER
+            return keys
         elif others:
             labels = others[0].labels or {}
             self.console.info(f"  migrated-database cache for {name} invalidated: "

@@ -37,6 +37,8 @@ PART_LABELS = {"image": "io.tiers.cache.image", "settings": "io.tiers.cache.sett
                "migrations": "io.tiers.cache.migrations"}
 PGDATA = "/var/lib/postgresql/tiers-pgdata"
 """Outside the image's declared data volume, so ``docker commit`` keeps the cluster."""
+SERVER_USER = "postgres"
+"""The user the official image and the stand-in run the server as (it owns PGDATA)."""
 TEST_SETTINGS = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
 DURABLE_ENV = "TIERS_PG_DURABLE"
 NO_CACHE_ENV = "TIERS_NO_CACHE"
