@@ -101,6 +101,7 @@ class FakeAPI:
 
         thing = next(t for t in things if t.name == key)
         if thing.vanished or thing.removed:
+            thing.removed = True  # gone now, whoever removed it
             raise docker.errors.NotFound(f"No such object: {key}")
         thing.removed = True
 
@@ -199,3 +200,19 @@ def test_a_network_still_in_use_by_a_container_being_removed_is_retried(
     removed = sweep.sweep(FakeDocker(api), tmp_path, alive=lambda _o: False)
     assert removed == ["network dead_default (run dead0001, owner pid 1 gone)"]
     assert calls["n"] == 3
+
+
+def test_teardown_removes_the_run_and_counts_what_was_already_gone(tmp_path: Path) -> None:
+    from ci.backends.compose import teardown
+
+    mine = {**labels("run0001", "1:1", tmp_path), "com.docker.compose.project": "svc-run0001"}
+    pg = Thing("svc-run0001_pg_1", mine)
+    gone_already = Thing("svc-run0001_nats_1", mine, vanished=True)
+    net = Thing("svc-run0001_default", mine)
+    vol = Thing("svc-run0001_data", mine)
+    cli = FakeDocker(FakeAPI([pg, gone_already], [net], [vol]))
+    result = teardown.remove_run(cli, "svc-run0001", "run0001")
+    assert result.removed == ["container svc-run0001_pg_1", "network svc-run0001_default",
+                              "volume svc-run0001_data"]
+    assert result.slow == []
+    assert sweep.leftovers(cli, tmp_path, "run0001") == []
