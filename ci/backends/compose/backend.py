@@ -323,7 +323,7 @@ class ComposeBackend(Backend):
         health.check_alive(self._reloaded(backing), backing.name, tail_lines=0, reload=False)
 
     def native_ready(self, backing: Backing) -> bool:
-        """Docker's healthcheck verdict; before its first one, the same check run at once.
+        """Docker's healthcheck verdict; while it is still ``starting``, the same check run now.
 
         The early check runs at most every :data:`EARLY_CHECK_EVERY` seconds per
         container (each is a process in the container).
@@ -331,7 +331,7 @@ class ComposeBackend(Backend):
         container = self._reloaded(backing)
         if health.native_ready(container, reload=False):
             return True
-        if not health.awaiting_first_verdict(container):
+        if not health.starting(container):
             return False
         now = time.monotonic()
         with self._lock:

@@ -29,10 +29,15 @@ def native_ready(container: Any, reload: bool = True) -> bool:
     return bool(health.get("Status") == "healthy")
 
 
-def awaiting_first_verdict(container: Any) -> bool:
-    """A healthcheck exists but Docker has not run it yet (it waits one ``interval``)."""
+def starting(container: Any) -> bool:
+    """Docker has not called the container healthy yet, nor given up on it.
+
+    Docker runs the check only every ``interval`` (the first one an interval
+    after start), so a server that became ready just after a check waits a
+    whole interval to be called healthy.
+    """
     health = (container.attrs.get("State") or {}).get("Health") or {}
-    return bool(health) and health.get("Status") == "starting" and not health.get("Log")
+    return bool(health) and health.get("Status") == "starting"
 
 
 def healthcheck_argv(container: Any) -> list[str] | None:
@@ -50,9 +55,9 @@ def healthcheck_argv(container: Any) -> list[str] | None:
 def run_healthcheck(cli: Any, container: Any) -> bool:
     """Run the healthcheck's own command now, as Docker would; True if it exits 0.
 
-    Docker runs the first check only one ``interval`` after start (at least
-    1 s in most compose files; ``start_interval`` needs Docker 25). Running
-    the same command at once gives the same verdict without the wait.
+    Docker runs the first check only one ``interval`` after start and the
+    next ones an interval apart (``start_interval`` needs Docker 25). Running
+    the same command now gives the same verdict without the wait.
     """
     argv = healthcheck_argv(container)
     if argv is None:
