@@ -216,3 +216,17 @@ def test_teardown_removes_the_run_and_counts_what_was_already_gone(tmp_path: Pat
                               "volume svc-run0001_data"]
     assert result.slow == []
     assert sweep.leftovers(cli, tmp_path, "run0001") == []
+
+
+def test_sweep_removes_a_dead_runs_temp_dir_even_without_containers(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.setattr(sweep.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    model = composefile.ComposeModel(path=tmp_path / "c.yml", services={"pg": {}})
+    checkout = tmp_path / "checkout"
+    dead = sweep.write_override(model, RunInfo("svc", checkout, owner="1:1"),
+                                tmp_path / "tmp" / f"{sweep.TEMP_PREFIX}dead0001-a").parent
+    live = sweep.write_override(model, RunInfo("svc", checkout, owner="2:2"),
+                                tmp_path / "tmp" / f"{sweep.TEMP_PREFIX}live0001-b").parent
+    removed = sweep.sweep(FakeDocker(FakeAPI()), checkout, alive=lambda o: o == "2:2")
+    assert len(removed) == 1 and removed[0].startswith(f"temporary folder {dead}")
+    assert not dead.exists() and live.exists()

@@ -66,6 +66,7 @@ class ComposeBackend(Backend):
         self._output: list[str] = []
         """Everything the compose CLI printed, for logs/compose.log."""
         self._lock = threading.Lock()
+        self._client_lock = threading.Lock()
         self._ids: dict[str, str] = {}
         """compose service -> container id, filled on first use after ``up``."""
         self._no_cache = False
@@ -83,8 +84,11 @@ class ComposeBackend(Backend):
 
     @property
     def docker(self) -> Any:
+        """One SDK client for the run, shared by the wait's threads and the watchdog."""
         if self._docker is None:
-            self._docker = docker_client()
+            with self._client_lock:
+                if self._docker is None:
+                    self._docker = docker_client()
         return self._docker
 
     def describe(self) -> str:

@@ -27,6 +27,7 @@ RUN_LABEL = f"{LABEL_PREFIX}.run-id"
 OWNER_LABEL = f"{LABEL_PREFIX}.owner"
 CHECKOUT_LABEL = f"{LABEL_PREFIX}.checkout"
 SERVICE_LABEL = f"{LABEL_PREFIX}.service"
+OVERRIDE_NAME = "tiers-labels.override.yml"
 TEMP_PREFIX = "tiers-compose-"
 """Temporary folders of a run are named ``tiers-compose-<run id>-*``."""
 
@@ -59,7 +60,7 @@ def write_override(model: ComposeModel, run: RunInfo, directory: Path,
                    extra: dict[str, dict[str, Any]] | None = None) -> Path:
     """Write the override as JSON (valid YAML, no dumper needed) and return its path."""
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "tiers-labels.override.yml"
+    path = directory / OVERRIDE_NAME
     path.write_text(json.dumps(override(model, run, extra), indent=2, sort_keys=True) + "\n",
                     encoding="utf-8")
     return path
@@ -241,6 +242,29 @@ def sweep(cli: Any, checkout: Path, *, alive: Callable[[str], bool] = owner_aliv
                 removed.append(f"volume {entry.get('Name')} ({_why(labels)})")
     for run_id in sorted(dead_runs):
         removed += remove_temp_dirs(run_id)
+    if wanted is None:
+        removed += _sweep_temp_dirs(checkout, alive, include_kept)
+    return removed
+
+
+def _sweep_temp_dirs(checkout: Path, alive: Callable[[str], bool],
+                     include_kept: bool) -> list[str]:
+    """Temp dirs of dead runs that left no container (killed between removal and cleanup).
+
+    The override file inside carries the run's labels, owner included.
+    """
+    removed = []
+    for folder in sorted(Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*")):
+        try:
+            doc = json.loads((folder / OVERRIDE_NAME).read_text(encoding="utf-8"))
+            labels = next(iter(doc["services"].values()))["labels"]
+        except (OSError, ValueError, KeyError, TypeError, StopIteration):
+            continue
+        if (isinstance(labels, dict) and labels.get(CHECKOUT_LABEL) == str(checkout)
+                and _abandoned(labels, checkout, alive, include_kept)):
+            shutil.rmtree(folder, ignore_errors=True)
+            if not folder.exists():
+                removed.append(f"temporary folder {folder} ({_why(labels)})")
     return removed
 
 
