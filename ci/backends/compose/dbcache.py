@@ -40,6 +40,8 @@ PGDATA = "/var/lib/postgresql/tiers-pgdata"
 SERVER_USER = "postgres"
 """The user the official image and the stand-in run the server as (it owns PGDATA)."""
 TEST_SETTINGS = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
+KEEP_PER_BACKING = 3
+"""Cache images kept per backing (for other migrations, images or settings)."""
 DURABLE_ENV = "TIERS_PG_DURABLE"
 NO_CACHE_ENV = "TIERS_NO_CACHE"
 
@@ -194,11 +196,20 @@ def remove_quietly(cli: Any, image_id: str) -> bool:
     return True
 
 
-def prune_superseded(cli: Any, key: CacheKey) -> list[str]:
-    """Remove this backing's cache images for other keys; returns what went."""
+def prune_superseded(cli: Any, key: CacheKey, keep: int = KEEP_PER_BACKING) -> list[str]:
+    """Remove this backing's older cache images beyond the ``keep`` newest; returns what went.
+
+    A few are kept, not one: two branches (or checkouts) with different
+    migrations would otherwise rebuild each other's cache on every switch.
+    Untagged leftovers of a race to fill the cache always go.
+    """
     removed = []
-    for image in cache_images(cli, key.owner):
-        if (image.labels or {}).get(KEY_LABEL) == key.hash and key.reference in image.tags:
+    ours = [i for i in cache_images(cli, key.owner) if key.reference not in i.tags]
+    ours.sort(key=lambda i: str(i.attrs.get("Created", "")), reverse=True)
+    kept = 1  # the image just saved
+    for image in ours:
+        if image.tags and kept < keep:
+            kept += 1
             continue
         if remove_quietly(cli, image.id):
             removed.append(", ".join(image.tags) or image.short_id)
