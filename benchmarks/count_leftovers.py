@@ -5,10 +5,11 @@
 After every run it looks for anything carrying that run's id (containers,
 networks, named volumes) and its ``tiers-compose-<run>-*`` temporary folder;
 at the end it compares the daemon's anonymous (unlabelled, unused) volumes and
-its images with a snapshot taken before the first run. Cache images
-(``tiers-cache/...``, label ``io.tiers.cache``) are expected and listed apart.
-On a Docker daemon other people use at the same time, an image or volume they
-created meanwhile shows up under "new"; the per-run counts are exact.
+its images with a snapshot taken before the first run. A run creates no image
+but its migrated-database cache (``tiers-cache/...``, listed apart); a new
+untagged image would be a leftover. On a Docker daemon other people use at the
+same time, tagged images or volumes they created meanwhile show up too (listed,
+not counted); the per-run counts are exact.
 Exit 0 when nothing was left behind, 1 otherwise.
 """
 
@@ -83,14 +84,21 @@ def main(argv: list[str] | None = None) -> int:
     new_volumes = sorted(dangling_volumes(cli) - volumes_before)
     after = images(cli)
     new_images = [after[k] for k in sorted(set(after) - set(images_before))]
-    cache = [i for i in new_images if dbcache.CACHE_LABEL in (i.labels or {})]
-    other = [i for i in new_images if i not in cache]
+    cache = [i for i in new_images
+             if dbcache.CACHE_LABEL in (i.labels or {}) and any(
+                 t.startswith(f"{dbcache.CACHE_REPO}/") for t in i.tags)]
+    # A run creates no image except its cache; an untagged one is a leftover.
+    # Tagged images built meanwhile (e.g. `nox -s images` on a shared daemon)
+    # are listed but are not the runs' doing.
+    untagged = [i for i in new_images if not i.tags]
+    built = [i for i in new_images if i not in cache and i not in untagged]
     print(f"\n{args.n} runs: {len(problems)} things left behind by run id")
     print(f"new anonymous volumes not in use: {len(new_volumes)} {new_volumes or ''}")
+    print(f"new untagged images: {len(untagged)} {_names(untagged)}")
     print(f"new cache images (expected): {len(cache)} {_names(cache)}")
-    print(f"new other images: {len(other)} {_names(other)}")
+    print(f"new tagged images built by something else meanwhile: {len(built)} {_names(built)}")
     cli.close()
-    return 0 if not problems and not new_volumes and not other else 1
+    return 0 if not problems and not new_volumes and not untagged else 1
 
 
 if __name__ == "__main__":
