@@ -411,8 +411,11 @@ class ComposeBackend(Backend):
                 self.console.warn(f"  {line}")
             left = sweep.leftovers(self.docker, self.service.repo_root, run_id)
             if not left:
-                self.console.info(f"  removed {len(removed)} containers, networks and volumes "
-                                  f"of project {project} in {time.monotonic() - started:.2f}s")
+                kinds = [line.split()[0] for line in removed]
+                counted = ", ".join(f"{kinds.count(k)} {k}{'s' if kinds.count(k) > 1 else ''}"
+                                    for k in ("container", "network", "volume") if k in kinds)
+                self.console.info(f"  removed {counted or 'nothing (already gone)'} of project "
+                                  f"{project} in {time.monotonic() - started:.2f}s")
                 return removed
             self.console.warn(f"  still there after removal: {', '.join(left)}; "
                               "trying compose down")
