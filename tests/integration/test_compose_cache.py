@@ -132,10 +132,14 @@ def test_second_run_starts_migrated_and_a_changed_migration_rebuilds(
     assert {i.id for i in first} <= {i.id for i in dbcache.cache_images(cli, f"{name}/db")}
     (folder / "002_gadgets.sql").write_text("CREATE TABLE gadgets (id int);\n")
 
+    before = {i.id for i in dbcache.cache_images(cli, f"{name}/db")}
     monkeypatch.setenv(dbcache.NO_CACHE_ENV, "1")
     text, seen = one_run(root, name)
     assert f"not used for db (--no-cache / {dbcache.NO_CACHE_ENV}=1)" in text, text
     assert seen["cached"] is False
+    assert "saved db as tiers-cache/" in text, text  # rebuilt, not just bypassed
+    after = {i.id for i in dbcache.cache_images(cli, f"{name}/db")}
+    assert len(after - before) == 1 and len(after) == len(before)  # replaced in place
     cli.close()
 
 

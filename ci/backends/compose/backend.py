@@ -70,6 +70,8 @@ class ComposeBackend(Backend):
         self._ids: dict[str, str] = {}
         """compose service -> container id, filled on first use after ``up``."""
         self._no_cache = False
+        self._rebuild = False
+        """--no-cache: replace this backing's cache image after migrate."""
         self._early_checks: dict[str, float] = {}
         self._cache_keys: dict[str, dbcache.CacheKey] = {}
         self._cache_hits: dict[str, str] = {}
@@ -221,7 +223,9 @@ class ComposeBackend(Backend):
                                digest(folder))
         self._cache_keys[name] = key
         hit, others = dbcache.find(self.docker, key)
-        if hit is not None and (self._no_cache or dbcache.no_cache_requested()):
+        if self._no_cache or dbcache.no_cache_requested():
+            self._rebuild = True
+        if hit is not None and self._rebuild:
             self.console.info(f"  migrated-database cache: not used for {name} "
                               f"(--no-cache / {dbcache.NO_CACHE_ENV}=1); rebuilt after migrate")
         elif hit is not None:
@@ -259,13 +263,18 @@ class ComposeBackend(Backend):
             return
         try:
             dbcache.checkpoint(self.endpoint(backing))
-            reference, seconds = dbcache.commit(self.docker, self._container(backing), key)
+            reference, seconds, saved = dbcache.commit(
+                self.docker, self._container(backing), key, replace=self._rebuild)
             pruned = dbcache.prune_superseded(self.docker, key)
         except Exception as exc:  # a cache is an optimisation: say so and go on
             self.console.warn(f"  migrated-database cache: could not save {backing.name}: {exc}")
             return
-        self.console.info(f"  migrated-database cache: saved {backing.name} as {reference} "
-                          f"in {seconds:.1f}s; the next runs start from it")
+        if saved:
+            self.console.info(f"  migrated-database cache: saved {backing.name} as {reference} "
+                              f"in {seconds:.1f}s; the next runs start from it")
+        else:
+            self.console.info(f"  migrated-database cache: {reference} was saved by another "
+                              "run meanwhile; kept that one")
         for line in pruned:
             self.console.info(f"  migrated-database cache: removed superseded image {line}")
 

@@ -163,24 +163,30 @@ def checkpoint(endpoint: Any) -> None:
         conn.execute("CHECKPOINT")
 
 
-def commit(cli: Any, container: Any, key: CacheKey) -> tuple[str, float]:
-    """Commit the running container as the cache image; returns (reference, seconds).
+def commit(cli: Any, container: Any, key: CacheKey, *, replace: bool = False
+           ) -> tuple[str, float, bool]:
+    """Commit the running container as the cache image: (reference, seconds, saved).
 
     Committed untagged first, then tagged unless a concurrent run already
-    tagged one for the same key (ours is then dropped), so runs racing to fill
-    an empty cache leave one image.
+    tagged one for the same key (ours is then dropped and ``saved`` is False),
+    so runs racing to fill an empty cache leave one image. ``replace``
+    (``--no-cache``) moves the tag to the new image and drops the old one.
     """
     import docker.errors
 
     started = time.monotonic()
     image = container.commit(conf={"Labels": key.labels()}, pause=True)
     try:
-        cli.images.get(key.reference)
+        old = cli.images.get(key.reference)
     except docker.errors.ImageNotFound:
-        image.tag(key.repository, key.hash)
-    else:
+        old = None
+    if old is not None and not replace:
         remove_quietly(cli, image.id)
-    return key.reference, time.monotonic() - started
+        return key.reference, time.monotonic() - started, False
+    image.tag(key.repository, key.hash)
+    if old is not None and old.id != image.id:
+        remove_quietly(cli, old.id)
+    return key.reference, time.monotonic() - started, True
 
 
 def remove_quietly(cli: Any, image_id: str) -> bool:
