@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from ci import Backing, Service, nats, postgres, redis, tcp
+from ci.backends.compose import sweep
 from ci.backends.compose.backend import ComposeBackend
 from ci.backends.compose.images import ensure_images
 from ci.console import Console
@@ -269,7 +270,7 @@ def test_kept_run_survives_sweeps_until_released(checkout: Path) -> None:
         wait_for(backend, DF)
         command = backend.keep()
         assert backend.project in command and "down" in command and "--volumes" in command
-        backend.down()  # after keep(), down leaves the project running
+        assert sweep.temp_dirs(backend.run.id) != []  # as the engine leaves a kept run
         owner.kill()
         owner.wait()
         assert make_backend(checkout, REDIS_ONLY, [DF]).sweep() == []
@@ -277,8 +278,41 @@ def test_kept_run_survives_sweeps_until_released(checkout: Path) -> None:
         released = make_backend(checkout, REDIS_ONLY, [DF]).release(backend.run.id)
         assert released[0] == f"compose project {backend.project}"
         assert backend._containers() == []
+        assert sweep.temp_dirs(backend.run.id) == []  # --down RUN_ID leaves no temp dir
     finally:
         if owner.poll() is None:
             owner.kill()
         backend._started = True
+        backend.down()
+
+
+def test_down_kills_a_shell_pid_1_at_once(checkout: Path) -> None:
+    """No 10 s stop timeout for a container whose PID 1 ignores SIGTERM."""
+    stubborn = """
+services:
+  stubborn:
+    image: docker.dragonflydb.io/dragonflydb/dragonfly:latest
+    entrypoint: ["sh", "-c", "sleep 1000"]
+    ports: ["127.0.0.1::6379"]
+"""
+    backing = tcp("stubborn", container_port=6379, timeout=30)
+    backend = make_backend(checkout, stubborn, [backing])
+    backend.up()
+    backend.check_alive(backing)
+    started = time.monotonic()
+    backend.down()
+    assert time.monotonic() - started < 5  # compose down would take over 10 s
+    assert backend._containers() == []
+
+
+def test_check_alive_notices_a_removed_container(checkout: Path, docker_client: Any) -> None:
+    backend = make_backend(checkout, REDIS_ONLY, [DF])
+    try:
+        backend.up()
+        backend.check_alive(DF)
+        for c in backend._containers():
+            c.remove(force=True)
+        with pytest.raises(BackendDied, match="removed"):
+            backend.check_alive(DF)
+    finally:
         backend.down()

@@ -12,9 +12,10 @@ from ci.errors import InfraError
 
 
 @pytest.fixture(autouse=True)
-def _fresh_detection(monkeypatch: pytest.MonkeyPatch) -> None:
+def _fresh_detection(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     cli.detect.cache_clear()
     monkeypatch.delenv("TIERS_COMPOSE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
 
 
 def fake_run(answers: dict[tuple[str, ...], str | None]):  # type: ignore[no-untyped-def]
@@ -97,3 +98,24 @@ def test_argv_v1_and_v2() -> None:
     assert v1.manual_down("svc-1", Path("compose/a.yml")) == (
         "docker-compose --project-name svc-1 --file compose/a.yml down --volumes "
         f"--remove-orphans --timeout {cli.STOP_TIMEOUT}")
+
+
+def test_standalone_version_is_cached_until_the_executable_changes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    run, calls = fake_run({("docker-compose",): "1.29.2"})
+    monkeypatch.setattr(cli.subprocess, "run", run)
+    monkeypatch.setattr(cli, "_fingerprint", lambda argv: "/usr/bin/docker-compose:1:1"
+                        if tuple(argv) == ("docker-compose",) else None)
+    first = cli.detect()
+    assert first.version == "1.29.2" and not first.cached
+    cli.detect.cache_clear()
+    calls.clear()
+    second = cli.detect()
+    assert second.cached and second.version == "1.29.2"
+    assert "version cached" in second.describe()
+    assert ["docker-compose", "version", "--short"] not in calls
+    cli.detect.cache_clear()
+    monkeypatch.setattr(cli, "_fingerprint", lambda argv: "/usr/bin/docker-compose:2:2"
+                        if tuple(argv) == ("docker-compose",) else None)
+    third = cli.detect()
+    assert not third.cached  # upgraded in place: asked again

@@ -66,3 +66,53 @@ def test_health_detail_shows_last_check() -> None:
     c = FakeContainer({"Status": "running", "Health": {"Status": "unhealthy", "Log": [
         {"ExitCode": 1, "Output": "connection refused\n"}]}})
     assert health.health_detail(c) == "healthcheck unhealthy, last exit 1: connection refused"
+
+
+def test_starting_means_docker_has_no_final_word_yet() -> None:
+    assert health.starting(FakeContainer({"Health": {"Status": "starting"}}))
+    assert not health.starting(FakeContainer({"Health": {"Status": "unhealthy"}}))
+    assert not health.starting(FakeContainer({"Status": "running"}))
+
+
+@pytest.mark.parametrize(("test", "argv"), [
+    (["CMD", "pg_isready", "-h", "127.0.0.1"], ["pg_isready", "-h", "127.0.0.1"]),
+    (["CMD-SHELL", "redis-cli ping | grep -q PONG"],
+     ["/bin/sh", "-c", "redis-cli ping | grep -q PONG"]),
+    (["NONE"], None),
+])
+def test_healthcheck_argv(test: list[str], argv: list[str] | None) -> None:
+    c = FakeContainer({})
+    c.attrs["Config"] = {"Healthcheck": {"Test": test}}
+    assert health.healthcheck_argv(c) == argv
+
+
+class FakeExecAPI:
+    def __init__(self, code: int) -> None:
+        self.code = code
+        self.ran: list[list[str]] = []
+
+    def exec_create(self, _cid: str, argv: list[str], **_kw: Any) -> dict[str, str]:
+        self.ran.append(argv)
+        return {"Id": "e1"}
+
+    def exec_start(self, _eid: str) -> bytes:
+        return b""
+
+    def exec_inspect(self, _eid: str) -> dict[str, int]:
+        return {"ExitCode": self.code}
+
+
+@pytest.mark.parametrize(("code", "ready"), [(0, True), (1, False)])
+def test_run_healthcheck_uses_the_containers_own_command(code: int, ready: bool) -> None:
+    c = FakeContainer({})
+    c.id = "abc"  # type: ignore[attr-defined]
+    c.attrs["Config"] = {"Healthcheck": {"Test": ["CMD", "pg_isready"]}}
+    api = FakeExecAPI(code)
+
+    class Cli:
+        pass
+
+    cli = Cli()
+    cli.api = api  # type: ignore[attr-defined]
+    assert health.run_healthcheck(cli, c) is ready
+    assert api.ran == [["pg_isready"]]

@@ -10,9 +10,12 @@ found by the labels both put on them. ``TIERS_COMPOSE`` forces a choice
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import json
 import os
 import shlex
+import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,13 +34,16 @@ STOP_TIMEOUT = 10
 class ComposeCLI:
     argv0: tuple[str, ...]
     version: str
+    cached: bool = False
+    """The version came from the cache (the executable is unchanged since it was asked)."""
 
     @property
     def v2(self) -> bool:
         return not self.version.startswith("1.")
 
     def describe(self) -> str:
-        return f"{' '.join(self.argv0)} {self.version} (compose v{2 if self.v2 else 1})"
+        how = "; version cached" if self.cached else ""
+        return f"{' '.join(self.argv0)} {self.version} (compose v{2 if self.v2 else 1}{how})"
 
     def base(self, project: str, files: Sequence[Path]) -> list[str]:
         argv = [*self.argv0, "--project-name", project]
@@ -63,6 +69,49 @@ class ComposeCLI:
         return shlex.join(self.down(project, [compose_file]))
 
 
+def _cache_file() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "tiers" / "compose-cli.json"
+
+
+def _fingerprint(argv: Sequence[str]) -> str | None:
+    """Path, size and mtime of a standalone compose executable; None for the plugin.
+
+    ``docker-compose`` v1 is a Python program: asking its version costs a
+    second or more of interpreter start-up on every run. The v2 plugin answers
+    in milliseconds, so only the standalone binary's answer is cached.
+    """
+    if len(argv) != 1:
+        return None
+    found = shutil.which(argv[0])
+    if found is None:
+        return None
+    try:
+        st = Path(found).resolve().stat()
+    except OSError:
+        return None
+    return f"{Path(found).resolve()}:{st.st_size}:{st.st_mtime_ns}"
+
+
+def _cached_version(argv: Sequence[str]) -> tuple[str | None, bool]:
+    """(version, came from the cache); the cache is keyed by the executable's fingerprint."""
+    key = _fingerprint(argv)
+    store: dict[str, str] = {}
+    if key is not None:
+        with contextlib.suppress(OSError, ValueError):
+            store = json.loads(_cache_file().read_text(encoding="utf-8"))
+        if isinstance(store, dict) and isinstance(store.get(key), str):
+            return store[key], True
+    version = _version(argv)
+    if version and key is not None:
+        with contextlib.suppress(OSError):
+            _cache_file().parent.mkdir(parents=True, exist_ok=True)
+            tmp = _cache_file().with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({key: version}), encoding="utf-8")
+            tmp.replace(_cache_file())
+    return version, False
+
+
 def _version(argv: Sequence[str]) -> str | None:
     try:
         proc = subprocess.run([*argv, "version", "--short"], capture_output=True, text=True,
@@ -84,9 +133,9 @@ def detect(forced: str | None = None) -> ComposeCLI:
     forced = forced if forced is not None else os.environ.get("TIERS_COMPOSE") or None
     candidates = [tuple(shlex.split(forced))] if forced else list(CANDIDATES)
     for argv in candidates:
-        version = _version(argv)
+        version, cached = _cached_version(argv)
         if version:
-            return ComposeCLI(argv0=tuple(argv), version=version)
+            return ComposeCLI(argv0=tuple(argv), version=version, cached=cached)
     tried = " or ".join(" ".join(c) for c in candidates)
     raise InfraError(f"no docker compose CLI found (tried {tried})",
                      hint="install the compose v2 plugin, or Debian's `docker-compose`")

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import tempfile
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,9 @@ RUN_LABEL = f"{LABEL_PREFIX}.run-id"
 OWNER_LABEL = f"{LABEL_PREFIX}.owner"
 CHECKOUT_LABEL = f"{LABEL_PREFIX}.checkout"
 SERVICE_LABEL = f"{LABEL_PREFIX}.service"
+OVERRIDE_NAME = "tiers-labels.override.yml"
+TEMP_PREFIX = "tiers-compose-"
+"""Temporary folders of a run are named ``tiers-compose-<run id>-*``."""
 
 
 def project_name(service: str, run_id: str) -> str:
@@ -54,13 +60,116 @@ def write_override(model: ComposeModel, run: RunInfo, directory: Path,
                    extra: dict[str, dict[str, Any]] | None = None) -> Path:
     """Write the override as JSON (valid YAML, no dumper needed) and return its path."""
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "tiers-labels.override.yml"
+    path = directory / OVERRIDE_NAME
     path.write_text(json.dumps(override(model, run, extra), indent=2, sort_keys=True) + "\n",
                     encoding="utf-8")
     return path
 
 
 # -- the sweep -----------------------------------------------------------------
+def gone(exc: BaseException) -> bool:
+    """True when ``exc`` means "it no longer exists", which teardown counts as done.
+
+    Another run's sweep or teardown may remove the same thing a moment
+    earlier: the daemon then answers 404, or 409 while its removal is still in
+    progress. Either way the goal (nothing left) is reached.
+    """
+    import docker.errors
+
+    if isinstance(exc, docker.errors.NotFound):
+        return True
+    if isinstance(exc, docker.errors.APIError) and exc.status_code == 409:
+        return "already in progress" in str(exc) or "No such" in str(exc)
+    return False
+
+
+def list_containers(cli: Any, labels: list[str]) -> list[dict[str, Any]]:
+    """Containers with all of ``labels``, in one API call and without inspecting each.
+
+    ``containers.list()`` of the SDK inspects every container it lists, and
+    fails with 404 on one another run removed in between; the list entries
+    already hold what is needed here (id, names, labels, state, command).
+    """
+    found: list[dict[str, Any]] = cli.api.containers(all=True, filters={"label": labels})
+    return found
+
+
+def list_networks(cli: Any, labels: list[str]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = cli.api.networks(filters={"label": labels})
+    return found
+
+
+def list_volumes(cli: Any, labels: list[str]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = (cli.api.volumes(filters={"label": labels}) or {}).get(
+        "Volumes") or []
+    return found
+
+
+def container_name(entry: dict[str, Any]) -> str:
+    names = entry.get("Names") or [entry.get("Id", "?")[:12]]
+    return str(names[0]).lstrip("/")
+
+
+def remove_container(cli: Any, entry: dict[str, Any]) -> bool:
+    """Kill and remove with its anonymous volumes; False if it was already gone."""
+    try:
+        cli.api.remove_container(entry["Id"], force=True, v=True)
+    except Exception as exc:
+        if gone(exc):
+            return False
+        raise
+    return True
+
+
+NETWORK_GRACE = 10.0
+"""Seconds a network or volume may stay in use by containers another sweep is removing."""
+
+
+def _in_use(exc: BaseException) -> bool:
+    import docker.errors
+
+    text = str(exc)
+    return isinstance(exc, docker.errors.APIError) and (
+        "active endpoints" in text or "volume is in use" in text)
+
+
+def remove_network(cli: Any, entry: dict[str, Any], grace: float = NETWORK_GRACE) -> bool:
+    """Remove a network; False if it was already gone.
+
+    A container whose removal another run started a moment ago (409 "removal
+    already in progress", counted as gone) may still be attached: the network
+    is retried until its endpoints are gone, for at most ``grace`` seconds.
+    """
+    deadline = time.monotonic() + grace
+    while True:
+        try:
+            cli.api.remove_network(entry["Id"])
+        except Exception as exc:
+            if gone(exc):
+                return False
+            if _in_use(exc) and time.monotonic() < deadline:
+                time.sleep(0.1)
+                continue
+            raise
+        return True
+
+
+def remove_volume(cli: Any, entry: dict[str, Any], grace: float = NETWORK_GRACE) -> bool:
+    """Remove a named volume; False if it was already gone (retried while in use, as above)."""
+    deadline = time.monotonic() + grace
+    while True:
+        try:
+            cli.api.remove_volume(entry["Name"], force=True)
+        except Exception as exc:
+            if gone(exc):
+                return False
+            if _in_use(exc) and time.monotonic() < deadline:
+                time.sleep(0.1)
+                continue
+            raise
+        return True
+
+
 def _abandoned(labels: dict[str, str], checkout: Path, alive: Callable[[str], bool],
                include_kept: bool) -> bool:
     run_id = labels.get(RUN_LABEL, "")
@@ -74,19 +183,34 @@ def _why(labels: dict[str, str]) -> str:
     return f"run {labels.get(RUN_LABEL, '?')}, owner pid {owner.partition(':')[0]} gone"
 
 
+def temp_dirs(run_id: str) -> list[Path]:
+    """The run's ``tiers-compose-<run>-*`` folders (its label override file)."""
+    return sorted(Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}{run_id}-*"))
+
+
+def remove_temp_dirs(run_id: str) -> list[str]:
+    removed = []
+    for folder in temp_dirs(run_id):
+        shutil.rmtree(folder, ignore_errors=True)
+        if not folder.exists():
+            removed.append(f"temporary folder {folder}")
+    return removed
+
+
 def sweep(cli: Any, checkout: Path, *, alive: Callable[[str], bool] = owner_alive,
           only_runs: Iterable[str] | None = None, include_kept: bool = False) -> list[str]:
     """Remove containers, then networks, then volumes left by dead runs of ``checkout``.
 
     Containers go first (with their anonymous volumes) because a network or a
-    volume in use cannot be removed. Returns one line per thing removed.
+    volume in use cannot be removed. Returns one line per thing removed;
+    something another run removed meanwhile is simply not listed.
     ``only_runs`` and ``include_kept`` serve teardown, which reuses this to
-    remove by label whatever ``compose down`` could not.
+    remove by label whatever the SDK or ``compose down`` could not.
     """
-    import docker.errors
-
-    selector = {"label": [f"{CHECKOUT_LABEL}={checkout}"]}
     wanted = set(only_runs) if only_runs is not None else None
+    selector = [f"{CHECKOUT_LABEL}={checkout}"]
+    if wanted is not None and len(wanted) == 1:
+        selector.append(f"{RUN_LABEL}={next(iter(wanted))}")
     removed: list[str] = []
     dead_runs: set[str] = set()
 
@@ -98,32 +222,55 @@ def sweep(cli: Any, checkout: Path, *, alive: Callable[[str], bool] = owner_aliv
             return False
         return _abandoned(labels, checkout, alive, include_kept)
 
-    for container in cli.containers.list(all=True, filters=selector):
-        labels = container.labels
-        if not chosen(labels):
-            continue
-        try:
-            container.remove(force=True, v=True)
-        except docker.errors.NotFound:
-            continue
-        dead_runs.add(labels[RUN_LABEL])
-        removed.append(f"container {container.name} ({_why(labels)})")
-    for network in cli.networks.list(filters=selector):
-        labels = network.attrs.get("Labels") or {}
-        if not chosen(labels):
-            continue
-        try:
-            network.remove()
-        except docker.errors.NotFound:
-            continue
-        removed.append(f"network {network.name} ({_why(labels)})")
-    for volume in cli.volumes.list(filters=selector):
-        labels = volume.attrs.get("Labels") or {}
-        if not chosen(labels):
-            continue
-        try:
-            volume.remove(force=True)
-        except docker.errors.NotFound:
-            continue
-        removed.append(f"volume {volume.name} ({_why(labels)})")
+    for entry in list_containers(cli, selector):
+        labels = entry.get("Labels") or {}
+        if chosen(labels):
+            dead_runs.add(labels[RUN_LABEL])
+            if remove_container(cli, entry):
+                removed.append(f"container {container_name(entry)} ({_why(labels)})")
+    for entry in list_networks(cli, selector):
+        labels = entry.get("Labels") or {}
+        if chosen(labels):
+            dead_runs.add(labels[RUN_LABEL])
+            if remove_network(cli, entry):
+                removed.append(f"network {entry.get('Name')} ({_why(labels)})")
+    for entry in list_volumes(cli, selector):
+        labels = entry.get("Labels") or {}
+        if chosen(labels):
+            dead_runs.add(labels[RUN_LABEL])
+            if remove_volume(cli, entry):
+                removed.append(f"volume {entry.get('Name')} ({_why(labels)})")
+    for run_id in sorted(dead_runs):
+        removed += remove_temp_dirs(run_id)
+    if wanted is None:
+        removed += _sweep_temp_dirs(checkout, alive, include_kept)
     return removed
+
+
+def _sweep_temp_dirs(checkout: Path, alive: Callable[[str], bool],
+                     include_kept: bool) -> list[str]:
+    """Temp dirs of dead runs that left no container (killed between removal and cleanup).
+
+    The override file inside carries the run's labels, owner included.
+    """
+    removed = []
+    for folder in sorted(Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*")):
+        try:
+            doc = json.loads((folder / OVERRIDE_NAME).read_text(encoding="utf-8"))
+            labels = next(iter(doc["services"].values()))["labels"]
+        except (OSError, ValueError, KeyError, TypeError, StopIteration):
+            continue
+        if (isinstance(labels, dict) and labels.get(CHECKOUT_LABEL) == str(checkout)
+                and _abandoned(labels, checkout, alive, include_kept)):
+            shutil.rmtree(folder, ignore_errors=True)
+            if not folder.exists():
+                removed.append(f"temporary folder {folder} ({_why(labels)})")
+    return removed
+
+
+def leftovers(cli: Any, checkout: Path, run_id: str) -> list[str]:
+    """What still carries ``run_id``'s labels: empty after a complete teardown."""
+    selector = [f"{CHECKOUT_LABEL}={checkout}", f"{RUN_LABEL}={run_id}"]
+    return ([f"container {container_name(c)}" for c in list_containers(cli, selector)]
+            + [f"network {n.get('Name')}" for n in list_networks(cli, selector)]
+            + [f"volume {v.get('Name')}" for v in list_volumes(cli, selector)])
