@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
+from ci import Service, postgres
 from ci.backends.compose import dbcache, sweep
 from ci.backends.compose.backend import ComposeBackend
 from ci.backends.compose.images import ensure_images
 from ci.console import Console
 from ci.probes.wait import wait_for
 from ci.runinfo import RunInfo
-from ci.service import Service, postgres
 from ci.tier3 import migrations
 from tests.prereqs import need_docker
 
