@@ -61,7 +61,7 @@ def run_stage(ctx: RunContext, stage: Stage, functions: Mapping[Stage, StageFn])
 def outcome(exc: BaseException, ctx: RunContext) -> tuple[int, str]:
     """The exit code and one-line error for a run that ended with ``exc``."""
     if isinstance(exc, (KeyboardInterrupt, Interrupted)):
-        return ExitCode.INTERRUPTED, f"interrupted ({exc or 'SIGINT'})"
+        return ExitCode.INTERRUPTED, f"interrupted ({str(exc) or 'SIGINT'})"
     if isinstance(exc, ConfigError) and ctx.started_backends:
         # Exit 2 promises nothing was started; found later, it is what happened.
         return ExitCode.INFRA, exc.message
