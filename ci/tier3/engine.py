@@ -36,9 +36,14 @@ def run_stage(ctx: RunContext, stage: Stage, functions: Mapping[Stage, StageFn])
     status, detail = Status.OK, ""
     try:
         with ctx.console.group(stage.value):
-            for hook in ctx.service.hooks.get(f"before_{stage}", []):
-                hook(ctx)
-            detail = functions[stage](ctx)
+            try:
+                for hook in ctx.service.hooks.get(f"before_{stage}", []):
+                    hook(ctx)
+            finally:
+                if stage in TEARDOWN:  # a broken hook must not leave servers running
+                    detail = functions[stage](ctx)
+            if stage not in TEARDOWN:
+                detail = functions[stage](ctx)
             for hook in ctx.service.hooks.get(f"after_{stage}", []):
                 hook(ctx)
         if detail.startswith("cached"):
@@ -123,11 +128,13 @@ def _finish(ctx: RunContext, stages: Collection[Stage], functions: Mapping[Stage
             _write(ctx, code)
         try:
             run_stage(ctx, stage, functions)
-        except Exception as exc:  # teardown trouble must not hide the first error
-            ctx.console.error(f"{stage} failed: {redact(str(exc))}")
+        except BaseException as exc:  # teardown trouble must not hide the first error
+            # Signals are shielded here: a BaseException is a hook's SystemExit or the like,
+            # and must not skip down any more than an Exception does.
+            ctx.console.error(f"{stage} failed: {redact(str(exc) or repr(exc))}")
             if code == ExitCode.OK:
                 code = ExitCode.INFRA
-                ctx.error = f"{stage} failed: {exc}"
+                ctx.error = f"{stage} failed: {str(exc) or repr(exc)}"
     code = _write(ctx, code)
     verdict = "passed" if code == 0 else f"exit {code}"
     tests = f" ({ctx.tests.summary()})" if ctx.tests else ""
