@@ -86,15 +86,17 @@ def stop_leftovers(pytest_pgid: int, run_id: str, keep: Iterable[int]) -> list[L
 
     ``keep`` are our own children that are not the suite's (local servers).
     """
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pytest_pgid, signal.SIGKILL)
+    # Listed before the group is killed: a killed process is a zombie with no
+    # command line, and what was stopped silently would not be reported.
     suspects = (my_children() - set(keep)) | _tagged(run_id)
     found: list[Leftover] = []
     for pid in sorted(suspects):
         info = _ppid_and_cmd(pid)
-        if info is None:
-            continue
-        found.append(Leftover(pid, info[1]))
+        if info is not None:
+            found.append(Leftover(pid, info[1]))
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pytest_pgid, signal.SIGKILL)
+    for pid in (x.pid for x in found):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError, PermissionError):
