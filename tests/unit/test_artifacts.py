@@ -84,3 +84,14 @@ def test_redact_tree_without_secrets_touches_nothing(tmp_path: Path) -> None:
     masker.clear()
     (tmp_path / "x.txt").write_text("plain")
     assert redact_tree(tmp_path) == []
+
+
+def test_a_test_cut_short_by_an_interrupt_is_not_counted_as_passed(tmp_path: Path) -> None:
+    # What pytest writes when SIGINT stops it in the middle of a test.
+    from ci.tier3.junit import read_junit
+
+    junit = tmp_path / "junit.xml"
+    junit.write_text('<testsuites><testsuite tests="1"><testcase classname="t" name="test_a"/>'
+                     '<testcase time="0.002" /></testsuite></testsuites>')
+    counts = read_junit(junit)
+    assert counts is not None and (counts.total, counts.passed) == (1, 1)
