@@ -34,7 +34,7 @@ TIER3 = '''
 from ci import Service, Suite, nats, postgres, redis
 service = Service(
     backends=[postgres("db", database="faults"), redis("cache"), nats("bus")],
-    suite=Suite("tests", timeout={timeout}),
+    suite=Suite("tests", timeout={timeout}{suite_extra}),
     requires={requires},
 )
 if __name__ == "__main__":
@@ -121,13 +121,16 @@ class Checkout:
         (self.service_dir / "tests" / "test_faults.py").write_text(textwrap.dedent(body))
 
 
-def make_checkout(tmp: Path, test_body: str, *, timeout: int = 60,
-                  requires: str = "[]") -> Checkout:
+def make_checkout(tmp: Path, test_body: str, *, timeout: int = 60, requires: str = "[]",
+                  cov: bool = False) -> Checkout:
     co = Checkout(tmp / "checkout")
     sdir = co.service_dir
     for sub in ("ci", "tests", "migrations"):
         (sdir / sub).mkdir(parents=True)
-    co.runner.write_text(TIER3.format(timeout=timeout, requires=requires))
+    co.runner.write_text(TIER3.format(timeout=timeout, requires=requires,
+                                      suite_extra=', cov="faults_app"' if cov else ""))
+    (sdir / "faults_app").mkdir()
+    (sdir / "faults_app" / "__init__.py").write_text("def token_length(v):\n    return len(v)\n")
     co.write_test(test_body)
     for name, sql in MIGRATIONS.items():
         (sdir / "migrations" / name).write_text(sql)
