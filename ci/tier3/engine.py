@@ -24,6 +24,7 @@ from ci.masking import redact
 from ci.service import relative
 from ci.stages import SETUP, TEARDOWN, Stage, Status
 from ci.tier3.artifacts import redact_tree, write_run_json
+from ci.tier3.children import sweep_orphaned_suites
 from ci.tier3.context import RunContext, StageResult
 from ci.tier3.signals import shielded, sigterm_unwinds
 from ci.tier3.stages import FUNCTIONS, StageFn
@@ -76,7 +77,7 @@ def outcome(exc: BaseException, ctx: RunContext) -> tuple[int, str]:
 
 
 def sweep(ctx: RunContext) -> None:
-    removed = ctx.backend.sweep()
+    removed = ctx.backend.sweep() + sweep_orphaned_suites(ctx.run)
     if removed:
         ctx.console.info(f"swept {len(removed)} leftovers of earlier runs whose owner is gone:")
         for line in removed:

@@ -231,7 +231,9 @@ def run_suite(ctx: RunContext) -> str:
     argv, notes = pytest_argv(ctx.service, ctx.artifacts, ctx.pytest_args, config)
     for note in notes:
         ctx.console.info(note)
-    env = suite_environ(ctx.env, ctx.artifacts, ctx.run.id)
+    # The run's identity (owner pid and start time) lets a later run stop this suite
+    # if Tier 3 is SIGKILLed while it runs (children.sweep_orphaned_suites).
+    env = {**suite_environ(ctx.env, ctx.artifacts, ctx.run.id), **ctx.run.process_env()}
     try:
         result = run_pytest(argv, env, config.rootdir, ctx.artifacts / "logs" / "pytest.log",
                             run_id=ctx.run.id, watch=_watchdog(ctx))
