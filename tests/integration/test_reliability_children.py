@@ -10,12 +10,14 @@ the run every one of them must be gone.
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.integration.reliability import Run, base_env, make_checkout, settle
+from tests.integration.reliability import Run, base_env, make_checkout, processes_of, settle
+from tests.integration.test_reliability_death import backend  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.integration
 
@@ -70,3 +72,32 @@ def test_a_leftover_child_neither_hangs_the_run_nor_survives_it(
     assert settle(lambda: [str(p) for p in pids if alive(p)], timeout=5) == [], out
     assert "the suite left" in out and "process(es) running" in out, out
     assert os.getpid() not in pids
+
+
+HANGS = '''
+import time
+
+def test_hangs():
+    print("FAULTS-TEST-STARTED", flush=True)
+    time.sleep(300)
+'''
+
+
+def test_the_suite_of_a_sigkilled_run_is_stopped_by_the_next_runs_sweep(
+        tmp_path: Path, backend: tuple[str, object]) -> None:  # noqa: F811
+    # pytest runs in a session of its own, so it outlives its SIGKILLed runner and would
+    # keep running its tests until their timeout.
+    name, _cli = backend
+    co = make_checkout(tmp_path, HANGS, timeout=300)
+    killed = Run(co, name, "--", "-s")
+    dead = killed.run_id
+    killed.wait_for(r"FAULTS-TEST-STARTED")
+    killed.signal(signal.SIGKILL, group=True)
+    killed.finish()
+    assert any("pytest" in p for p in processes_of({dead})), "pytest outlived its runner"
+    co.write_test("def test_ok():\n    pass\n")
+    sweeper = Run(co, name)
+    assert sweeper.finish() == 0, sweeper.output
+    swept = [line for line in sweeper.output.splitlines() if "removed process" in line]
+    assert any(dead in line and "pytest" in line for line in swept), sweeper.output
+    assert settle(lambda: [p for p in processes_of({dead}) if "pytest" in p]) == []
