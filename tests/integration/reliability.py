@@ -155,11 +155,17 @@ class Run:
     def __init__(self, co: Checkout, backend: str, *args: str, env: dict[str, str] | None = None,
                  stderr_apart: bool = False) -> None:
         self.started = time.monotonic()
-        self.proc = subprocess.Popen(
-            [sys.executable, str(co.runner), "--backend", backend, *args], cwd=co.root,
-            env=env or base_env(), stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE if stderr_apart else subprocess.STDOUT, text=True,
-            start_new_session=True)
+        # A parent started in the background (nohup, `cmd &`) ignores SIGINT, and an ignored
+        # signal stays ignored across exec: the run would never see the Ctrl-C sent to it.
+        ignored = (threading.current_thread() is threading.main_thread()
+                   and signal.getsignal(signal.SIGINT) == signal.SIG_IGN)
+        if ignored:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            self.proc = self._start(co, backend, args, env, stderr_apart)
+        finally:
+            if ignored:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
         self.lines: list[tuple[float, str]] = []
         self.stderr = ""
         self._readers = [threading.Thread(target=self._read, daemon=True)]
@@ -167,6 +173,15 @@ class Run:
             self._readers.append(threading.Thread(target=self._read_err, daemon=True))
         for reader in self._readers:
             reader.start()
+
+    @staticmethod
+    def _start(co: Checkout, backend: str, args: tuple[str, ...], env: dict[str, str] | None,
+               stderr_apart: bool) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, str(co.runner), "--backend", backend, *args], cwd=co.root,
+            env=env or base_env(), stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE if stderr_apart else subprocess.STDOUT, text=True,
+            start_new_session=True)
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
