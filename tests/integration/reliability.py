@@ -33,7 +33,8 @@ BACKENDS = {"db": "postgres", "cache": "redis", "bus": "nats"}
 TIER3 = '''
 from ci import Service, Suite, nats, postgres, redis
 service = Service(
-    backends=[postgres("db", database="faults"), redis("cache"), nats("bus")],
+    backends=[postgres("db", database="faults", timeout=120), redis("cache", timeout=120),
+              nats("bus", timeout=120)],
     suite=Suite("tests", timeout={timeout}{suite_extra}),
     requires={requires},
 )
