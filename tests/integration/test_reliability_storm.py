@@ -152,7 +152,7 @@ def test_interrupt_storm_leaves_nothing(tmp_path: Path, docker_client: Any,
     _servers()
     interrupts, kills = storm_size(backend)
     seed = int(os.environ.get("TIERS_STORM_SEED", str(random.randrange(10**6))))
-    rng = random.Random(seed)
+    rng = random.Random(f"{seed}-{backend}")
     co = make_checkout(tmp_path, SUITE)
     run_ids: set[str] = set()
     tracked: dict[str, list[tuple[int, str]]] = {}
