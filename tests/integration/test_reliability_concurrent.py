@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from tests.integration.reliability import Run, leftovers, make_checkout, settle
-from tests.integration.test_reliability_death import backend  # noqa: F401 - fixture
 from tests.integration.test_reliability_storm import SUITE, framework_crash
+from tests.prereqs import need_docker
 
 pytestmark = pytest.mark.integration
 
@@ -25,10 +25,23 @@ RUNS = 4
 TEARDOWN_ERRORS = ("collect failed", "down failed", "No such container", "404 Client Error")
 
 
-def test_four_runs_started_together_all_pass(tmp_path: Path,
-                                             backend: tuple[str, Any]) -> None:  # noqa: F811
-    name, cli = backend
-    rounds = int(os.environ.get("TIERS_CONCURRENT_ROUNDS", "1"))
+COMPOSE_TEARDOWN_RACE = (
+    "compose teardown races a concurrent run's sweep: down inspects a container another "
+    "run removed meanwhile and fails with 404 No such container (5 of 40 runs in 10 "
+    "rounds); ci/backends/compose, compose rework")
+
+
+@pytest.mark.parametrize("name", [
+    "local",
+    pytest.param("compose", marks=[pytest.mark.slow,
+                                   pytest.mark.xfail(strict=True, raises=AssertionError,
+                                                     reason=COMPOSE_TEARDOWN_RACE)]),
+])
+def test_four_runs_started_together_all_pass(tmp_path: Path, name: str) -> None:
+    cli = docker_client() if name == "compose" else None
+    # One round rarely shows a race: compose, whose teardown has one, runs the 10.
+    default = "10" if name == "compose" else "1"
+    rounds = int(os.environ.get("TIERS_CONCURRENT_ROUNDS", default))
     co = make_checkout(tmp_path, SUITE)
     problems: list[str] = []
     run_ids: set[str] = set()
@@ -46,3 +59,10 @@ def test_four_runs_started_together_all_pass(tmp_path: Path,
     assert len(folders) == rounds * RUNS, "every run got its own artifacts folder"
     assert problems == [], "\n\n".join(problems)
     assert settle(lambda: leftovers(co.root, run_ids, {}, cli), timeout=20) == []
+
+
+def docker_client() -> Any:
+    need_docker()
+    import docker
+
+    return docker.from_env()
