@@ -99,6 +99,8 @@ def read(junit_xml: Path, repo_root: Path | None = None,
     failures: list[FailedTest] = []
     for i, case in enumerate(cases):
         outcome = _outcome(case)
+        if outcome is None and not case.get("name"):
+            continue  # pytest's placeholder for a test cut short by an interrupt: not a pass
         if outcome is None and last_index[_key(case)] != i:
             rerun += 1  # an earlier attempt of a test pytest-rerunfailures ran again
             continue

@@ -9,6 +9,8 @@ descriptor so the value never passes through a logger or an echoing shell.
 
 from __future__ import annotations
 
+import html
+import json
 import os
 import re
 import sys
@@ -42,6 +44,7 @@ class Masker:
         lines = {line.strip() for line in value.splitlines()}
         lines = {line for line in lines if len(line) >= MIN_SECRET_LENGTH}
         parts = lines | ({value} if len(value) >= MIN_SECRET_LENGTH else set())
+        parts |= {form for part in parts for form in _escaped_forms(part)}
         new = parts - self._values
         if not new:
             return
@@ -106,6 +109,25 @@ class Masker:
         with self._lock:
             self._values.clear()
             self._pattern = None
+
+
+def _escaped_forms(value: str) -> set[str]:
+    """How ``value`` reads once quoted: pytest prints reprs, run.json is JSON, junit.xml XML.
+
+    A secret holding a quote, a backslash, a tab or a non-ASCII letter is written
+    escaped there, and the plain value would no longer match.
+    """
+    forms = {repr(value)[1:-1], json.dumps(value)[1:-1],
+             json.dumps(value, ensure_ascii=False)[1:-1], html.escape(value, quote=False),
+             xml_attr(value)}
+    forms |= {repr(form)[1:-1] for form in set(forms)}
+    return {form for form in forms if form != value and len(form) >= MIN_SECRET_LENGTH}
+
+
+def xml_attr(value: str) -> str:
+    """``value`` as ElementTree writes it inside an attribute."""
+    return (value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;").replace("\n", "&#10;").replace("\t", "&#09;"))
 
 
 def _announce_to_github(lines: list[str]) -> None:

@@ -24,7 +24,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ci import keep
 from ci.backends.local.processes import read_environ
+from ci.runinfo import ENV_CHECKOUT, ENV_OWNER, RunInfo, owner_alive
 
 ENV_SUITE_OF = "TIERS_SUITE_OF"
 """Set in pytest's environment to the run id: marks the suite's descendants."""
@@ -86,15 +88,17 @@ def stop_leftovers(pytest_pgid: int, run_id: str, keep: Iterable[int]) -> list[L
 
     ``keep`` are our own children that are not the suite's (local servers).
     """
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pytest_pgid, signal.SIGKILL)
+    # Listed before the group is killed: a killed process is a zombie with no
+    # command line, and what was stopped silently would not be reported.
     suspects = (my_children() - set(keep)) | _tagged(run_id)
     found: list[Leftover] = []
     for pid in sorted(suspects):
         info = _ppid_and_cmd(pid)
-        if info is None:
-            continue
-        found.append(Leftover(pid, info[1]))
+        if info is not None:
+            found.append(Leftover(pid, info[1]))
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pytest_pgid, signal.SIGKILL)
+    for pid in (x.pid for x in found):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -122,3 +126,34 @@ def reap(pids: Iterable[int], timeout: float = 2.0) -> None:
                 pending.discard(pid)
         if pending:
             time.sleep(0.02)
+
+
+def sweep_orphaned_suites(run: RunInfo) -> list[str]:
+    """Stop suites of this checkout's runs whose Tier 3 was SIGKILLed; one line per process.
+
+    pytest runs in a session of its own, so it outlives a SIGKILLed runner and
+    keeps running its tests until their timeout. It carries its run's identity
+    (:data:`ENV_SUITE_OF` and the owner's pid and start time), which is how
+    the next run of any backend finds it. Servers never carry ``ENV_SUITE_OF``.
+    """
+    removed: list[str] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        env = read_environ(int(entry.name))
+        run_id, owner = env.get(ENV_SUITE_OF), env.get(ENV_OWNER)
+        if (not run_id or not owner or run_id == run.id
+                or env.get(ENV_CHECKOUT) != str(run.checkout) or owner_alive(owner)
+                or keep.is_kept(run.checkout, run_id)):
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(
+                errors="replace").strip()
+        except OSError:
+            continue
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(int(entry.name), signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(int(entry.name), signal.SIGKILL)
+        removed.append(f"process {entry.name} of the suite of run {run_id}: {command[:80]}")
+    return removed

@@ -129,6 +129,7 @@ def _register_secrets(service: Service, environ: dict[str, str],
     names = {v.name for v in service.requires if v.secret}
     names |= {n for n in environ.get(ENV_SECRET_NAMES, "").split(",") if n}
     names |= {n for n in from_files if looks_secret(n)}
+    names.discard(ENV_SECRET_NAMES)  # a list of names, not a secret: masking it hides them
     for name in names:
         masker.register(environ.get(name))
 

@@ -24,6 +24,7 @@ from ci.masking import redact
 from ci.service import Hook, relative
 from ci.stages import SETUP, TEARDOWN, Stage, Status
 from ci.tier3.artifacts import redact_tree, write_run_json
+from ci.tier3.children import sweep_orphaned_suites
 from ci.tier3.context import RunContext, StageResult
 from ci.tier3.signals import shielded, sigterm_unwinds
 from ci.tier3.stages import FUNCTIONS, StageFn
@@ -54,9 +55,14 @@ def run_stage(ctx: RunContext, stage: Stage, functions: Mapping[Stage, StageFn])
     status, detail = Status.OK, ""
     try:
         with ctx.console.group(stage.value):
-            for hook in ctx.service.hooks.get(f"before_{stage}", []):
-                _call_hook(hook, f"before_{stage}", ctx)
-            detail = functions[stage](ctx)
+            try:
+                for hook in ctx.service.hooks.get(f"before_{stage}", []):
+                    _call_hook(hook, f"before_{stage}", ctx)
+            finally:
+                if stage in TEARDOWN:  # a broken hook must not leave servers running
+                    detail = functions[stage](ctx)
+            if stage not in TEARDOWN:
+                detail = functions[stage](ctx)
             for hook in ctx.service.hooks.get(f"after_{stage}", []):
                 _call_hook(hook, f"after_{stage}", ctx)
         if detail.startswith("cached"):
@@ -79,7 +85,7 @@ def run_stage(ctx: RunContext, stage: Stage, functions: Mapping[Stage, StageFn])
 def outcome(exc: BaseException, ctx: RunContext) -> tuple[int, str]:
     """The exit code and one-line error for a run that ended with ``exc``."""
     if isinstance(exc, (KeyboardInterrupt, Interrupted)):
-        return ExitCode.INTERRUPTED, f"interrupted ({exc or 'SIGINT'})"
+        return ExitCode.INTERRUPTED, f"interrupted ({str(exc) or 'SIGINT'})"
     if isinstance(exc, ConfigError) and ctx.started_backends:
         # Exit 2 promises nothing was started; found later, it is what happened.
         return ExitCode.INFRA, exc.message
@@ -89,7 +95,7 @@ def outcome(exc: BaseException, ctx: RunContext) -> tuple[int, str]:
 
 
 def sweep(ctx: RunContext) -> None:
-    removed = ctx.backend.sweep()
+    removed = ctx.backend.sweep() + sweep_orphaned_suites(ctx.run)
     if removed:
         ctx.console.info(f"swept {len(removed)} leftovers of earlier runs whose owner is gone:")
         for line in removed:
@@ -145,11 +151,13 @@ def _finish(ctx: RunContext, stages: Collection[Stage], functions: Mapping[Stage
             _write(ctx, code)
         try:
             run_stage(ctx, stage, functions)
-        except Exception as exc:  # teardown trouble must not hide the first error
-            ctx.console.error(f"{stage} failed: {redact(str(exc))}")
+        except BaseException as exc:  # teardown trouble must not hide the first error
+            # Signals are shielded here: a BaseException is a hook's SystemExit or the like,
+            # and must not skip down any more than an Exception does.
+            ctx.console.error(f"{stage} failed: {redact(str(exc) or repr(exc))}")
             if code == ExitCode.OK:
                 code = ExitCode.INFRA
-                ctx.error = f"{stage} failed: {exc}"
+                ctx.error = f"{stage} failed: {str(exc) or repr(exc)}"
     code = _write(ctx, code)
     verdict = "passed" if code == 0 else f"exit {code}"
     tests = f" ({ctx.tests.summary()})" if ctx.tests else ""

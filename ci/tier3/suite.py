@@ -302,7 +302,10 @@ def _watchdog(ctx: RunContext) -> Callable[[], None]:
 def _command(ctx: RunContext) -> tuple[list[str], dict[str, str], ProjectConfig, list[str]]:
     config = project_config(ctx.service)
     argv, notes = pytest_argv(ctx.service, ctx.artifacts, ctx.pytest_args, config)
-    return argv, suite_environ(ctx.env, ctx.artifacts, ctx.run.id), config, notes
+    # The run's identity (owner pid and start time) lets a later run stop this suite
+    # if Tier 3 is SIGKILLed while it runs (children.sweep_orphaned_suites).
+    env = {**suite_environ(ctx.env, ctx.artifacts, ctx.run.id), **ctx.run.process_env()}
+    return argv, env, config, notes
 
 
 def prestart(ctx: RunContext) -> PytestProcess | None:
