@@ -112,13 +112,8 @@ def storm_size(backend: str) -> tuple[int, int]:
     return n // 2 + (n % 2 if first else 0), max(1, kills // 2 + (kills % 2 if first else 0))
 
 
-COMPOSE_TEMP_LEAK = (
-    "the compose sweep removes a SIGKILLed run's containers and networks but not its "
-    "tiers-compose-<run>-* temp dir (ci/backends/compose/sweep.py; compose rework)")
-
-
 def known_leak(line: str) -> bool:
-    """A compose temp dir of a SIGKILLed run: counted apart, pinned by an xfail below."""
+    """A compose temp dir of a SIGKILLed run: there until the next run's sweep removes it."""
     return line.startswith("temp dir ") and "/tiers-compose-" in line
 
 
@@ -218,20 +213,16 @@ def test_interrupt_storm_leaves_nothing(tmp_path: Path, docker_client: Any,
             problems.append(f"run {run_id} ({backend}, {action} in {stage}) left: {left}")
 
     report = "\n".join(e.row() for e in events)
-    found = settle(lambda: [x for x in leftovers(co.root, run_ids, tracked, docker_client)
-                            if not known_leak(x)], timeout=20)
-    leaks = [x for x in leftovers(co.root, run_ids, tracked, docker_client) if known_leak(x)]
-    final = found
+    # After the last sweeping run nothing may remain, temp dirs of SIGKILLed runs included.
+    final = settle(lambda: leftovers(co.root, run_ids, tracked, docker_client), timeout=20)
     print(f"\ninterrupt storm on {backend} (seed {seed}): {interrupts} interrupts, {kills} "
-          f"SIGKILLs, {len(run_ids)} runs\n{report}\nleftovers: {len(final)} "
-          f"(and {len(leaks)} compose temp dirs of SIGKILLed runs: known, see the xfail)")
+          f"SIGKILLs, {len(run_ids)} runs\n{report}\nleftovers: {len(final)}")
     hits = {e.hit for e in events if e.action in ("sigint", "sigterm")}
     print(f"stages hit: {sorted(hits)}")
     assert problems == [], "\n\n".join(problems) + f"\n\nseed {seed}\n{report}"
     assert final == [], f"seed {seed}"
 
 
-@pytest.mark.xfail(strict=True, reason=COMPOSE_TEMP_LEAK)
 def test_the_sweep_removes_a_sigkilled_compose_runs_temp_dir(tmp_path: Path,
                                                              docker_client: Any) -> None:
     co = make_checkout(tmp_path, SUITE)
