@@ -197,6 +197,10 @@ def remove_temp_dirs(run_id: str) -> list[str]:
     return removed
 
 
+def _entry_name(entry: dict[str, Any]) -> str:
+    return str(entry.get("Name"))
+
+
 def sweep(cli: Any, checkout: Path, *, alive: Callable[[str], bool] = owner_alive,
           only_runs: Iterable[str] | None = None, include_kept: bool = False) -> list[str]:
     """Remove containers, then networks, then volumes left by dead runs of ``checkout``.
@@ -222,24 +226,18 @@ def sweep(cli: Any, checkout: Path, *, alive: Callable[[str], bool] = owner_aliv
             return False
         return _abandoned(labels, checkout, alive, include_kept)
 
-    for entry in list_containers(cli, selector):
-        labels = entry.get("Labels") or {}
-        if chosen(labels):
-            dead_runs.add(labels[RUN_LABEL])
-            if remove_container(cli, entry):
-                removed.append(f"container {container_name(entry)} ({_why(labels)})")
-    for entry in list_networks(cli, selector):
-        labels = entry.get("Labels") or {}
-        if chosen(labels):
-            dead_runs.add(labels[RUN_LABEL])
-            if remove_network(cli, entry):
-                removed.append(f"network {entry.get('Name')} ({_why(labels)})")
-    for entry in list_volumes(cli, selector):
-        labels = entry.get("Labels") or {}
-        if chosen(labels):
-            dead_runs.add(labels[RUN_LABEL])
-            if remove_volume(cli, entry):
-                removed.append(f"volume {entry.get('Name')} ({_why(labels)})")
+    # Containers first (with their anonymous volumes): a network or volume in use
+    # cannot be removed.
+    kinds = (("container", list_containers, remove_container, container_name),
+             ("network", list_networks, remove_network, _entry_name),
+             ("volume", list_volumes, remove_volume, _entry_name))
+    for what, list_all, remove, name_of in kinds:
+        for entry in list_all(cli, selector):
+            labels = entry.get("Labels") or {}
+            if chosen(labels):
+                dead_runs.add(labels[RUN_LABEL])
+                if remove(cli, entry):
+                    removed.append(f"{what} {name_of(entry)} ({_why(labels)})")
     for run_id in sorted(dead_runs):
         removed += remove_temp_dirs(run_id)
     if wanted is None:
