@@ -135,6 +135,7 @@ def base_env(co: Checkout, case: Case) -> dict[str, str]:
     drop = ("TIERS_", "GITHUB_", "AWS_", "NOX_")
     env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
     env.pop("CI", None)
+    env["TIERS_RESULT_CACHE"] = "off"  # every run a test starts runs for real
     env["PYTHONPATH"] = str(ROOT)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["PYTHONUNBUFFERED"] = "1"

@@ -63,6 +63,7 @@ class Demo:
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("TIERS_")}
+        env["TIERS_RESULT_CACHE"] = "off"  # every run a test starts runs for real
         env["PYTHONPATH"] = str(ROOT)
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         env.pop("GITHUB_ACTIONS", None)

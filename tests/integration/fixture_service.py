@@ -57,6 +57,7 @@ def runner(checkout: Path, name: str, backend: str, **extra_env: str
            ) -> tuple[list[str], dict[str, str]]:
     """argv and environment of the fixture's ``ci/tier3.py`` as a user runs it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIERS_")}
+    env["TIERS_RESULT_CACHE"] = "off"  # every run a test starts runs for real
     env["PYTHONPATH"] = str(ROOT)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env.pop("GITHUB_ACTIONS", None)

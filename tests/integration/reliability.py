@@ -143,6 +143,7 @@ def make_checkout(tmp: Path, test_body: str, *, timeout: int = 60, requires: str
 def base_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("TIERS_", "GITHUB_")) and k != "CI"}
+    env["TIERS_RESULT_CACHE"] = "off"  # every run a test starts runs for real
     env["PYTHONPATH"] = str(ROOT)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["PYTHONUNBUFFERED"] = "1"

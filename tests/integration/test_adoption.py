@@ -101,6 +101,7 @@ def make_project(tmp_path: Path) -> Path:
 
 def run(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIERS_")}
+    env["TIERS_RESULT_CACHE"] = "off"  # every run a test starts runs for real
     env["PYTHONPATH"] = str(ROOT)
     return subprocess.run([sys.executable, str(project / "ci" / "tier3.py"), "--backend", "local",
                            *args], cwd=project.parent, env=env, capture_output=True, text=True,

@@ -73,6 +73,7 @@ class ComposeBackend(Backend):
         self._rebuild = False
         """--no-cache: replace this backing's cache image after migrate."""
         self._early_checks: dict[str, float] = {}
+        self._early_ok: set[str] = set()
         self._cache_keys: dict[str, dbcache.CacheKey] = {}
         self._cache_hits: dict[str, str] = {}
         """backing -> migrations digest its cached image already holds."""
@@ -404,19 +405,28 @@ class ComposeBackend(Backend):
         """Docker's healthcheck verdict; while it is still ``starting``, the same check run now.
 
         The early check runs at most every :data:`EARLY_CHECK_EVERY` seconds per
-        container (each is a process in the container).
+        container (each is a process in the container); once it passed, the
+        answer stays yes while Docker still says ``starting`` (only ``unhealthy``
+        takes it back), so two callers cannot get two verdicts.
         """
         container = self._reloaded(backing)
         if health.native_ready(container, reload=False):
             return True
         if not health.starting(container):
+            self._early_ok.discard(backing.name)
             return False
         now = time.monotonic()
         with self._lock:
+            if backing.name in self._early_ok:
+                return True
             if now - self._early_checks.get(backing.name, -1e9) < EARLY_CHECK_EVERY:
                 return False
             self._early_checks[backing.name] = now
-        return health.run_healthcheck(self.docker, container)
+        ok = health.run_healthcheck(self.docker, container)
+        if ok:
+            with self._lock:
+                self._early_ok.add(backing.name)
+        return ok
 
     def log_tail(self, backing: Backing, lines: int = 20) -> str:
         try:
