@@ -59,7 +59,14 @@ def exit_table() -> str:
     return "\n".join(rows)
 
 
-BLOCKS = {"env": env_table, "envfiles": envfile_table, "exit_codes": exit_table}
+def tier3_options_table() -> str:
+    from ci.tier3.options import markdown_table
+
+    return markdown_table()
+
+
+BLOCKS = {"env": env_table, "envfiles": envfile_table, "exit_codes": exit_table,
+          "tier3_options": tier3_options_table}
 
 
 def render(text: str) -> str:

@@ -90,7 +90,7 @@ def build_parser(prog: str, description: str, epilog: str) -> argparse.ArgumentP
 
 
 def markdown_table() -> str:
-    rows = ["| Option | Env default | Meaning |", "|---|---|---|"]
+    rows = ["| Option | Falls back to | Meaning |", "|---|---|---|"]
     for flag in FLAGS:
         env = f"`{flag.env}`" if flag.env else ""
         rows.append(f"| `{' '.join(flag.flags)}` | {env} | {flag.help} |")
