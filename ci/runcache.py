@@ -58,6 +58,12 @@ class Hit:
         return f"cached: passed at {self.when} ({self.hash[:12]}), nothing changed"
 
 
+def turned_off(environ: Mapping[str, str] | None = None) -> bool:
+    """``TIERS_RESULT_CACHE=off``: this cache is neither read nor written."""
+    env = os.environ if environ is None else environ
+    return env.get(ENV_RESULT_CACHE, "").strip().lower() in ("0", "off", "false", "no")
+
+
 def disabled(environ: Mapping[str, str] | None = None) -> bool:
     """Whether ``TIERS_NO_CACHE`` asks for a real run (Tier 3 also has ``--no-cache``)."""
     env = os.environ if environ is None else environ

@@ -179,7 +179,8 @@ def _main(service: Service, args: argparse.Namespace, pytest_args: list[str],
         console.info(f"backend: {backend.describe()} ({reason})")
 
     use_cache = not (args.no_cache or runcache.disabled())
-    whole = (stages == list(Stage) and not args.keep and not pytest_args)
+    whole = (stages == list(Stage) and not args.keep and not pytest_args
+             and not runcache.turned_off())
     cache_key = {"backend": backend.name, "env_name": env_name, "environ": environ}
     if whole and use_cache:
         hit = runcache.lookup(service, **cache_key)  # type: ignore[arg-type]

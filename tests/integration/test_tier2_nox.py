@@ -34,7 +34,7 @@ def clean_env(tmp_path: Path) -> dict[str, str]:
     env.update({"CI": "true", "AWS_EC2_METADATA_DISABLED": "true",
                 "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
                 "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
-                "NOX_SCRIPT_MODE": "none"})
+                "NOX_SCRIPT_MODE": "none", "TIERS_RESULT_CACHE": "off"})
     return env
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import subprocess
 from collections.abc import Sequence
@@ -52,8 +53,10 @@ def save(out_dir: Path, containers: Sequence[Any], ps_argv: Sequence[str]) -> li
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     try:
+        # Without a terminal compose sizes its table to COLUMNS (80 by default)
+        # and wraps container names; evidence must be readable whole.
         proc = subprocess.run(list(ps_argv), capture_output=True, text=True, timeout=60,
-                              check=False)
+                              check=False, env={**os.environ, "COLUMNS": "250"})
         ps_text = proc.stdout + proc.stderr
     except (OSError, subprocess.TimeoutExpired) as exc:
         ps_text = f"could not run compose ps: {exc}\n"
