@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -214,6 +215,47 @@ def _template(kind: Postgres, binary: Binary, user: str | None, env: Mapping[str
     return final
 
 
+def _spare(template: Path) -> Path:
+    return template.with_name(template.name + ".spare")
+
+
+def _take_copy(template: Path, data: Path) -> None:
+    """A private copy of the template cluster at ``data``, in O(1) when a spare waits.
+
+    Copying a cluster (``cp -a``: it keeps the owner and the 0700 mode
+    PostgreSQL insists on) is most of a local start-up. So each run takes the
+    spare copy an earlier run left beside the template (one atomic rename: two
+    runs cannot both take it) and leaves a fresh spare for the next one, made
+    in a thread while this run goes on. A missing spare, or a rename across
+    filesystems, falls back to copying now.
+    """
+    spare = _spare(template)
+    try:
+        os.rename(spare, data)
+    except OSError:
+        subprocess.run(["cp", "-a", str(template), str(data)], check=True)
+    threading.Thread(target=_refill, args=(template, spare), name="pg-spare",
+                     daemon=False).start()
+
+
+def _refill(template: Path, spare: Path) -> None:
+    if spare.exists():
+        return
+    for stale in template.parent.glob(f"{spare.name}.tmp-*"):  # a killed run's half copy
+        pid = stale.name.rpartition("-")[2]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(stale, ignore_errors=True)
+    tmp = spare.with_name(f"{spare.name}.tmp-{os.getpid()}")
+    try:
+        subprocess.run(["cp", "-a", str(template), str(tmp)], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/")
+        os.rename(tmp, spare)
+    except (OSError, subprocess.CalledProcessError):
+        pass  # another run made the spare first, or the disk is full: copy next time
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _start_local(kind: Postgres, backing: Backing, binary: Binary, start: LocalStart) -> Child:
     from ci.backends.local.processes import spawn
     from ci.backends.local.servers import give_to, unprivileged_user
@@ -223,8 +265,7 @@ def _start_local(kind: Postgres, backing: Backing, binary: Binary, start: LocalS
     env = {**start.env, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
     template = _template(kind, binary, user, env, start.log, backing)
     data = start.workdir / "data"
-    # cp -a keeps the owner and the 0700 mode PostgreSQL insists on.
-    subprocess.run(["cp", "-a", str(template), str(data)], check=True)
+    _take_copy(template, data)
     argv = [
         str(binary.path.parent / "postgres"), "-D", str(data), "-p", str(start.port),
         "-k", str(start.workdir), "-c", f"listen_addresses={start.host}",

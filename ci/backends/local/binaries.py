@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import glob
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -43,15 +44,50 @@ def parse_version(text: str) -> tuple[int, ...]:
     return tuple(int(p) for p in match.groups() if p is not None)
 
 
+def _cache_file() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "tiers" / "binary-versions.json"
+
+
+def _fingerprint(path: str) -> str:
+    st = os.stat(path)
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
 @functools.cache
 def _version_of(path: str) -> tuple[int, ...]:
+    """``path --version``, remembered on disk by the executable's size and mtime.
+
+    Asking every candidate server its version is a process each, on every
+    run; an executable that did not change still has the same version.
+    """
+    try:
+        key = f"{path}|{_fingerprint(path)}"
+    except OSError:
+        return ()
+    cache = _cache_file()
+    try:
+        known: dict[str, list[int]] = json.loads(cache.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if key in known:
+        return tuple(known[key])
     try:
         out = subprocess.run(
             [path, "--version"], capture_output=True, text=True, timeout=10, check=False
         )
     except (OSError, subprocess.TimeoutExpired):
         return ()
-    return parse_version(out.stdout + out.stderr)
+    version = parse_version(out.stdout + out.stderr)
+    known[key] = list(version)
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(known))
+        os.replace(tmp, cache)
+    except OSError:
+        pass  # a read-only home: ask again next time
+    return version
 
 
 def _package_dir(package: str) -> Path | None:
