@@ -140,26 +140,20 @@ def remove_network(cli: Any, entry: dict[str, Any], grace: float = NETWORK_GRACE
     already in progress", counted as gone) may still be attached: the network
     is retried until its endpoints are gone, for at most ``grace`` seconds.
     """
-    deadline = time.monotonic() + grace
-    while True:
-        try:
-            cli.api.remove_network(entry["Id"])
-        except Exception as exc:
-            if gone(exc):
-                return False
-            if _in_use(exc) and time.monotonic() < deadline:
-                time.sleep(0.1)
-                continue
-            raise
-        return True
+    return _remove_retrying(lambda: cli.api.remove_network(entry["Id"]), grace)
 
 
 def remove_volume(cli: Any, entry: dict[str, Any], grace: float = NETWORK_GRACE) -> bool:
     """Remove a named volume; False if it was already gone (retried while in use, as above)."""
+    return _remove_retrying(lambda: cli.api.remove_volume(entry["Name"], force=True), grace)
+
+
+def _remove_retrying(remove: Callable[[], Any], grace: float) -> bool:
+    """Run ``remove``; False if the thing was already gone, retried while still in use."""
     deadline = time.monotonic() + grace
     while True:
         try:
-            cli.api.remove_volume(entry["Name"], force=True)
+            remove()
         except Exception as exc:
             if gone(exc):
                 return False
