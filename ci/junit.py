@@ -23,6 +23,7 @@ assertion that failed), else the ``line`` attribute, else the test's ``def``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -45,17 +46,6 @@ def strip_ansi(text: str) -> str:
 
 
 @dataclass(frozen=True)
-class Counts:
-    total: int = 0
-    passed: int = 0
-    failed: int = 0
-    errors: int = 0
-    skipped: int = 0
-    rerun: int = 0
-    """Attempts that failed and were run again (not tests: ``total`` excludes them)."""
-
-
-@dataclass(frozen=True)
 class FailedTest:
     test_id: str
     """``path.py::Class::name`` when the file is known, else ``classname.name``."""
@@ -75,7 +65,8 @@ class FailedTest:
 
 @dataclass(frozen=True)
 class JunitReport:
-    counts: Counts
+    counts: TestCounts
+    """What JUnit can count (no deselected, xfailed or xpassed); its ``failures`` stay empty."""
     failures: tuple[FailedTest, ...]
 
 
@@ -116,7 +107,8 @@ def read(junit_xml: Path, repo_root: Path | None = None,
         else:
             errors += 1
         failures.append(_failed(case, outcome, repo_root, search))
-    return JunitReport(Counts(total, passed, failed, errors, skipped, rerun), tuple(failures))
+    return JunitReport(TestCounts(total, passed, failed, errors, skipped, rerun),
+                       tuple(failures))
 
 
 def _key(case: ET.Element) -> tuple[str, str, str]:
@@ -224,6 +216,7 @@ class TestCounts:
     errors: int = 0
     skipped: int = 0
     rerun: int = 0
+    """Attempts that failed and were run again (not tests: ``total`` excludes them)."""
     deselected: int = 0
     xfailed: int = 0
     xpassed: int = 0
@@ -231,9 +224,7 @@ class TestCounts:
 
     @classmethod
     def from_report(cls, report: JunitReport) -> TestCounts:
-        c = report.counts
-        return cls(c.total, c.passed, c.failed, c.errors, c.skipped, c.rerun,
-                   failures=list(report.failures))
+        return dataclasses.replace(report.counts, failures=list(report.failures))
 
     def with_pytest_counts(self, counts_file: Path) -> TestCounts:
         """Take pytest's own counts (written by the ``tiers_counts`` plugin) where it wrote them.
