@@ -247,7 +247,11 @@ def _refill(template: Path, spare: Path) -> None:
             shutil.rmtree(stale, ignore_errors=True)
     tmp = spare.with_name(f"{spare.name}.tmp-{os.getpid()}")
     try:
-        subprocess.run(["cp", "-a", str(template), str(tmp)], check=True,
+        # At the lowest CPU priority: the copy starts while the servers, the
+        # probes and pytest's start-up compete for the cores, and it is the one
+        # thing that can wait (it need only be done before this run's exit).
+        nice = ["nice", "-n", "19"] if shutil.which("nice") else []
+        subprocess.run([*nice, "cp", "-a", str(template), str(tmp)], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/")
         os.rename(tmp, spare)
     except (OSError, subprocess.CalledProcessError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Unpack
 
@@ -63,8 +64,13 @@ class Redis(Kind):
             "--save", "", "--appendonly", "no", "--dir", str(start.workdir),
             "--daemonize", "no", "--protected-mode", "no",
         ]
-        return spawn(backing.name, argv, log=start.log, env=start.env)
+        return spawn(backing.name, argv, log=start.log, env=start.env, stop_signal=STOP_SIGNAL)
 
+
+STOP_SIGNAL = signal.SIGKILL
+"""How local Redis-protocol servers are stopped. They persist nothing (no RDB,
+no AOF), and redis-server acts on SIGTERM only at its next cron tick: 90 ms of
+every teardown for a shutdown that has nothing to save."""
 
 TOPOLOGY_MIN_VERSION = "7.0"
 """Cluster announce hostnames and ``cluster-port`` (a free bus port) are 7.0 features."""
@@ -107,11 +113,17 @@ def _older(version: str, than: str) -> bool:
 def redis_client(host: str, port: int) -> Any:
     """A redis-py client with the probe's short timeouts, answers as text."""
     import redis as redis_py
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
     from ci.probes.base import ATTEMPT_TIMEOUT
 
+    # No retries of its own: redis-py retries a refused connection with backoff
+    # (4.7 s before it gives up), which the wait loop, owning the polling,
+    # would otherwise sit through after the server came up.
     return redis_py.Redis(host=host, port=port, socket_timeout=ATTEMPT_TIMEOUT,
-                          socket_connect_timeout=ATTEMPT_TIMEOUT, decode_responses=True)
+                          socket_connect_timeout=ATTEMPT_TIMEOUT, decode_responses=True,
+                          retry=Retry(NoBackoff(), 0))
 
 
 def side_ports(count: int, host: str, *, avoid: set[int]) -> list[int]:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ci.endpoints import Endpoint
 from ci.kinds.base import LocalServers, LocalStart
-from ci.kinds.redis import Redis, redis_client, side_ports
+from ci.kinds.redis import STOP_SIGNAL, Redis, redis_client, side_ports
 
 if TYPE_CHECKING:
     from ci.backing import Backing
@@ -77,7 +77,8 @@ class RedisCluster(Redis):
                     "--cluster-port", str(bus), "--dir", str(start.workdir),
                     "--cluster-config-file", f"nodes-{port}.conf", "--daemonize", "no",
                     *SERVER_FLAGS]
-            children.append(spawn(f"{backing.name}-{port}", argv, log=log, env=start.env))
+            children.append(spawn(f"{backing.name}-{port}", argv, log=log, env=start.env,
+                                  stop_signal=STOP_SIGNAL))
         peers = tuple(f"{start.host}:{p}@{b}" for p, b in zip(ports, bus_ports, strict=True))
         return LocalServers(tuple(children), ports, peers)
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ci.endpoints import Endpoint
 from ci.kinds.base import LocalServers, LocalStart
-from ci.kinds.redis import Redis, redis_client, side_ports
+from ci.kinds.redis import STOP_SIGNAL, Redis, redis_client, side_ports
 from ci.kinds.redis_cluster import _binary_or_fail, _split
 
 if TYPE_CHECKING:
@@ -93,7 +93,7 @@ class RedisSentinel(Redis):
         master = spawn(f"{backing.name}-master",
                        [str(binary), "--port", str(master_port), "--bind", start.host,
                         "--dir", str(start.workdir), "--daemonize", "no", *MASTER_FLAGS],
-                       log=start.workdir / "master.log", env=start.env)
+                       log=start.workdir / "master.log", env=start.env, stop_signal=STOP_SIGNAL)
         ports = (start.port, *others)
         children = [master]
         for i, port in enumerate(ports):
@@ -103,7 +103,7 @@ class RedisSentinel(Redis):
             log = start.log if i == 0 else start.workdir / f"sentinel-{port}.log"
             children.append(spawn(f"{backing.name}-sentinel-{port}",
                                   [str(binary), str(conf), "--sentinel"],
-                                  log=log, env=start.env))
+                                  log=log, env=start.env, stop_signal=STOP_SIGNAL))
         return LocalServers(tuple(children), ports)
 
     # -- compose: <name> (, <name>-1 ...) are Sentinels, <name>-master the master --

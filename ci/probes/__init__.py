@@ -7,6 +7,8 @@ owns polling, backoff, deadlines and dead-server detection.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from ci.backing import Backing
 from ci.probes.base import Probe, Rejected, TcpProbe
 
@@ -15,4 +17,9 @@ def probe_for(backing: Backing) -> Probe:
     return backing.kind.probe()
 
 
-__all__ = ["Probe", "Rejected", "TcpProbe", "probe_for"]
+def client_modules(backings: Iterable[Backing]) -> list[str]:
+    """The Python client libraries the backings' probes import (psycopg, redis, nats)."""
+    return sorted({m for b in backings for m in b.kind.python_modules})
+
+
+__all__ = ["Probe", "Rejected", "TcpProbe", "client_modules", "probe_for"]

@@ -14,7 +14,13 @@ from ci import keep as kept
 from ci.backends.base import Backend
 from ci.backends.local import binaries
 from ci.backends.local.binaries import Binary
-from ci.backends.local.processes import Child, kill_all, kill_tracked, stop, tagged_processes
+from ci.backends.local.processes import (
+    Child,
+    kill_all,
+    kill_tracked,
+    stop_all,
+    tagged_processes,
+)
 from ci.backends.local.servers import server_env
 from ci.backing import Backing
 from ci.endpoints import Endpoint
@@ -210,9 +216,8 @@ class LocalBackend(Backend):
 
     # -- teardown ------------------------------------------------------------
     def down(self) -> None:
-        for children in reversed(list(self._children.values())):
-            for child in reversed(children):
-                stop(child)
+        stop_all([c for group in reversed(list(self._children.values()))
+                  for c in reversed(group)])
         self._children.clear()
         for workdir in self._workdirs.values():
             shutil.rmtree(workdir, ignore_errors=True)

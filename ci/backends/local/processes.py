@@ -59,17 +59,25 @@ def spawn(
     return Child(name, popen, log, stop_signal)
 
 
-def stop(child: Child, grace: float = 5.0) -> None:
-    """Signal the child's process group, escalate to SIGKILL after ``grace`` seconds."""
-    if child.exited() is None:
-        _signal_group(child.pid, child.stop_signal)
+def stop_all(children: Sequence[Child], grace: float = 5.0) -> None:
+    """Stop every child at once: each gets its stop signal, then all are awaited.
+
+    Servers shut down side by side, so teardown takes as long as the slowest,
+    not the sum. Whatever is still running after ``grace`` seconds is killed.
+    """
+    for child in children:
+        if child.exited() is None:
+            _signal_group(child.pid, child.stop_signal)
+    deadline = time.monotonic() + grace
+    for child in children:
         try:
-            child.popen.wait(timeout=grace)
+            child.popen.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             _signal_group(child.pid, signal.SIGKILL)
             child.popen.wait(timeout=grace)
-    # The leader may be gone while helpers of its group (postgres backends) linger.
-    _signal_group(child.pid, signal.SIGKILL)
+    for child in children:
+        # The leader may be gone while helpers of its group (postgres backends) linger.
+        _signal_group(child.pid, signal.SIGKILL)
 
 
 def _signal_group(pgid: int, sig: int) -> None:
