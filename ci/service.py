@@ -75,6 +75,12 @@ class Suite:
     timeout: int | None = None
     """Per-test timeout in seconds (pytest-timeout). None: the project's own ``timeout``
     setting if it has one, else 300 s."""
+    preload: Sequence[str] | None = None
+    """Modules pytest imports while the backends are still starting, before any
+    conftest. None: the declared backends' client libraries (psycopg, redis,
+    nats); ``()`` turns it off. Name third-party libraries only: never the
+    package under coverage (its import-time lines would go unmeasured), nor one
+    that reads the backends' env vars when imported."""
 
     @property
     def path_list(self) -> list[str]:
@@ -278,11 +284,9 @@ class Service:
     # -- entry point -------------------------------------------------------
     def main(self, argv: Sequence[str] | None = None) -> None:
         """Run Tier 3 for this service: ``python services/<name>/ci/tier3.py``."""
-        from ci.tier3.cli import main
+        from ci.tier3.cli import exit_now, main
 
-        code = main(self, argv)
-        sys.stdout.flush()
-        raise SystemExit(code)
+        exit_now(main(self, argv))
 
 
 def relative(path: Path, base: Path) -> str:

@@ -46,6 +46,9 @@ OPTIONS: tuple[Option, ...] = (
            "while they start (for a suite whose start-up must see the endpoints)."),
     Option("TIERS_GATE_FD", "set by Tier 3 in pytest's env", "unset",
            "The pipe a prestarted pytest waits on for the suite's final environment."),
+    Option("TIERS_PRELOAD", "set by Tier 3 in pytest's env", "unset",
+           "Comma-separated modules a prestarted pytest imports while its gate is shut "
+           "(`Suite(preload=...)`; by default the backends' client libraries)."),
     Option("TIERS_RESULT_FILE", "Tier 3 (set by Tier 2)", "a temporary file",
            "Where Tier 3 writes the absolute path of its run folder when it ends, so Tier 2 "
            "can report run.json and junit.xml to GitHub. Set by Tier 2; not for people."),

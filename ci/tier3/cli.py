@@ -7,13 +7,16 @@ exit code, and an infrastructure crash can never read as "tests failed".
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import os
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from ci import keep, runcache
 from ci.backends import backend_class
@@ -53,6 +56,32 @@ def _split(argv: Sequence[str]) -> tuple[list[str], list[str]]:
 
 def _raise_interrupted(signum: int, _frame: object) -> None:
     raise Interrupted(signal.Signals(signum).name)
+
+
+def exit_now(code: int) -> NoReturn:
+    """End the process with ``code``, skipping the interpreter's teardown of modules.
+
+    By the time Tier 3 returns, the servers are stopped, the artifacts written
+    and the verdict printed; what a normal exit adds is freeing every imported
+    module, 60 ms once psycopg, redis-py and nats-py are loaded. What a normal
+    exit promises is kept, in the interpreter's own order: threading's exit
+    hooks run (a thread pool a hook left open is told to stop) and non-daemon
+    threads are joined, then atexit handlers (weakref finalizers among them)
+    run, and only then ``os._exit``.
+    """
+    shutdown = getattr(threading, "_shutdown", None)  # what Py_FinalizeEx calls first
+    if shutdown is not None:
+        shutdown()
+    else:
+        current = threading.current_thread()
+        for thread in threading.enumerate():
+            if thread is not current and not thread.daemon:
+                thread.join()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 def main(service: Service, argv: Sequence[str] | None = None) -> int:
@@ -228,4 +257,4 @@ def _down(service: Service, run: RunInfo, console: Console, run_id: str) -> int:
     return 0
 
 
-__all__ = ["build_parser", "in_ci", "main"]
+__all__ = ["build_parser", "exit_now", "in_ci", "main"]

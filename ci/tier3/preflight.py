@@ -17,6 +17,7 @@ from pathlib import Path
 from ci.backing import Backing
 from ci.endpoints import render_template
 from ci.errors import ConfigError
+from ci.probes import client_modules
 from ci.service import Service, relative
 from ci.tier3 import migrations
 
@@ -43,8 +44,8 @@ def check(service: Service, *, session_hint: str = "") -> None:
 
 
 def _modules(service: Service, session_hint: str) -> list[str]:
-    missing = sorted({m for b in service.backends for m in b.kind.python_modules
-                      if importlib.util.find_spec(m) is None})
+    missing = [m for m in client_modules(service.backends)
+               if importlib.util.find_spec(m) is None]
     if not missing:
         return []
     venv = service.repo_root / ".nox" / f"integration-{service.name.replace('_', '-')}"
@@ -108,6 +109,15 @@ def _suite(service: Service) -> list[str]:
             problems.append(f"Suite path {raw!r} does not exist under "
                             f"{relative(service.directory, service.repo_root)}"
                             + did_you_mean(Path(target).name, choices))
+    for name in service.suite.preload or ():
+        top = name.partition(".")[0]
+        if any(top == c.partition(".")[0] for c in service.suite.cov_list):
+            problems.append(f"Suite(preload=...) names {name!r}, which is under coverage "
+                            f"(cov={service.suite.cov!r}): its import-time lines would go "
+                            "unmeasured; preload third-party libraries only")
+        elif importlib.util.find_spec(top) is None:
+            problems.append(f"Suite(preload=...) names {name!r}, which this interpreter "
+                            "cannot import; install it or drop it from preload")
     return problems
 
 

@@ -20,12 +20,13 @@ import contextlib
 import json
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
 import threading
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from configparser import ConfigParser
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ from pathlib import Path
 from ci.errors import BackendDied, InfraError, Interrupted, SuiteError
 from ci.junit import TestCounts, read_junit
 from ci.masking import redact
+from ci.probes import client_modules
 from ci.service import Service
 from ci.tier3.children import ENV_SUITE_OF, my_children, stop_leftovers
 from ci.tier3.context import RunContext
@@ -148,6 +150,7 @@ def suite_environ(base: dict[str, str], artifacts: Path, run_id: str) -> dict[st
 PLUGINS_DIR = Path(__file__).resolve().parent / "pytest_plugins"
 """Our pytest plugins, in a folder of their own put on pytest's PYTHONPATH."""
 ENV_GATE = "TIERS_GATE_FD"
+ENV_PRELOAD = "TIERS_PRELOAD"
 ENV_COUNTS = "TIERS_PYTEST_COUNTS"
 COUNTS_FILE = "pytest-counts.json"
 _STARTUP_ENV = re.compile(r"PATH|PYTHON.*|VIRTUAL_ENV|COV.*|COVERAGE.*|LD_.*|LANG|LC_.*")
@@ -187,7 +190,7 @@ class PytestProcess:
     """
 
     def __init__(self, argv: list[str], env: dict[str, str], cwd: Path, log: Path, *,
-                 gated: bool) -> None:
+                 gated: bool, preload: Sequence[str] = ()) -> None:
         self.argv = argv
         self.env = _with_plugins(env)
         log.parent.mkdir(parents=True, exist_ok=True)
@@ -196,6 +199,8 @@ class PytestProcess:
         if gated:
             read_end, self._gate = os.pipe()
             self.env[ENV_GATE] = str(read_end)
+            if preload:
+                self.env[ENV_PRELOAD] = ",".join(preload)
         self.proc = subprocess.Popen(
             [*argv[:3], "-p", "tiers_gate", "-p", "tiers_counts", *argv[3:]], cwd=cwd,
             env=self.env,
@@ -218,6 +223,7 @@ class PytestProcess:
             return
         final = _with_plugins(env)
         final.pop(ENV_GATE, None)
+        final.pop(ENV_PRELOAD, None)
         with os.fdopen(self._gate, "w", encoding="utf-8") as gate:
             gate.write(json.dumps(final) + "\n")
         self._gate = None
@@ -236,21 +242,48 @@ class PytestProcess:
     def wait(self, run_id: str, watch: Callable[[], None] | None) -> PytestRun:
         """Wait for pytest's exit; stop it if ``watch`` raises or the run is interrupted."""
         ours = my_children() - {self.proc.pid}
+        exited = _ExitNotice(self.proc)
         try:
-            while True:
-                try:
-                    code = self.proc.wait(timeout=WATCH_INTERVAL)
-                    break
-                except subprocess.TimeoutExpired:
-                    if watch is not None:
-                        watch()
+            while (code := exited.within(WATCH_INTERVAL)) is None:
+                if watch is not None:
+                    watch()
         except BaseException:
             _stop(self.proc)
             raise
         finally:
+            exited.close()
             leftovers = stop_leftovers(self.proc.pid, run_id, keep=ours)
             self.output.join(timeout=2.0)
         return PytestRun(code, [f"pid {x.pid} ({x.command})" for x in leftovers])
+
+
+class _ExitNotice:
+    """Wait for a process's exit, noticed the moment it happens.
+
+    ``Popen.wait(timeout)`` polls with sleeps of up to 50 ms; a pidfd (Linux
+    5.3+) becomes readable at the exit itself. Elsewhere, the polling wait.
+    """
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.proc = proc
+        self.fd: int | None = None
+        with contextlib.suppress(AttributeError, OSError):  # no pidfd_open here
+            self.fd = os.pidfd_open(proc.pid)
+
+    def within(self, timeout: float) -> int | None:
+        """The exit code if the process ends within ``timeout`` seconds, else None."""
+        if self.fd is None:
+            try:
+                return self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                return None
+        ready, _, _ = select.select([self.fd], [], [], timeout)
+        return self.proc.wait() if ready else None
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 def _with_plugins(env: dict[str, str]) -> dict[str, str]:
@@ -314,7 +347,19 @@ def prestart(ctx: RunContext) -> PytestProcess | None:
         return None
     argv, env, config, _notes = _command(ctx)
     return PytestProcess(argv, env, config.rootdir, ctx.artifacts / "logs" / "pytest.log",
-                         gated=True)
+                         gated=True, preload=preload_modules(ctx.service))
+
+
+def preload_modules(service: Service) -> list[str]:
+    """What the held pytest imports before its gate (see ``Suite.preload``).
+
+    By default the backends' client libraries: a suite against PostgreSQL,
+    Redis and NATS imports psycopg, redis-py and nats-py (a quarter of a second
+    here), and these read nothing from the environment when imported.
+    """
+    if service.suite.preload is not None:
+        return list(service.suite.preload)
+    return client_modules(service.backends)  # present: the preflight checked
 
 
 def run_suite(ctx: RunContext) -> str:
