@@ -23,10 +23,12 @@ class AttachedBackend(Backend):
     name = "attached"
 
     def __init__(self, service: Service, run: RunInfo, console: Console,
-                 state: kept.KeptRun) -> None:
+                 state: kept.KeptRun, origin: Backend | None = None) -> None:
         super().__init__(service, run, console)
         self.state = state
         self._endpoints = state.endpoints
+        self.origin = origin
+        """The kept run's own backend, holding whatever ``reattach`` opened."""
 
     @classmethod
     def load(cls, service: Service, run: RunInfo, console: Console,
@@ -36,7 +38,11 @@ class AttachedBackend(Backend):
             known = ", ".join(s.run_id for s in kept.list_kept(service.repo_root)) or "none"
             raise ConfigError(f"no kept run {run_id!r} in this checkout (kept runs: {known})",
                               hint="start one with --keep")
-        return cls(service, run, console, state)
+        from ci.backends import backend_class
+
+        origin = backend_class(state.backend)(service, run, console)
+        origin.reattach(state)
+        return cls(service, run, console, state, origin)
 
     def describe(self) -> str:
         return f"{self.state.backend} run {self.state.run_id} (attached)"

@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import abc
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ci.console import Console
 from ci.endpoints import Endpoint
 from ci.errors import ConfigError
 from ci.runinfo import RunInfo
 from ci.service import Backing, Service
+
+if TYPE_CHECKING:
+    from ci.keep import KeptRun
 
 
 class Backend(abc.ABC):
@@ -72,6 +75,16 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def keep(self) -> str:
         """Mark this run kept (sweeps skip it) and return how to tear it down by hand."""
+
+    def reattach(self, state: KeptRun) -> None:
+        """Make a kept run's endpoints reachable from this process (``--attach``).
+
+        Nothing to do where the servers listen on their own (local processes,
+        compose's published ports). A backend whose access lives only as long
+        as the process that opened it (Kubernetes port-forwards) opens it
+        again here, on the ports the kept run recorded.
+        """
+        return None
 
     def release(self, run_id: str) -> list[str]:
         """Tear down a run of this checkout left up with ``--keep`` (``--down RUN_ID``).

@@ -9,24 +9,23 @@ down. What stands in is only the control plane.
 from __future__ import annotations
 
 import json
+import re
 import runpy
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from ci.backends.local import binaries
 from ci.backends.local.backend import LocalBackend
 from ci.console import Console
-from ci.errors import ConfigError
-from ci.kinds import kind_class
 from ci.runinfo import RunInfo
 from ci.service import Service
-from tests.integration.demo_service import make_demo
+from tests.integration.demo_service import Demo, make_demo
 from tests.kube_fake_api import FakeApiServer
-from tests.prereqs import need
+from tests.prereqs import need_servers
 
 pytestmark = pytest.mark.integration
 
@@ -48,12 +47,22 @@ def api() -> Iterator[FakeApiServer]:
         assert server.cluster.schema_errors == []
 
 
-def test_demo_runner_passes_on_kubernetes(api: FakeApiServer, tmp_path: Path) -> None:
-    for kind in ("postgres", "redis"):
-        try:
-            binaries.find(kind_class(kind).binaries, kind)  # type: ignore[arg-type]
-        except ConfigError as exc:
-            need(False, f"a local {kind} server binary", exc.hint)
+@dataclass
+class DemoCluster:
+    """The demo service, its real servers behind the fake cluster's forwards."""
+
+    demo: Demo
+    env: dict[str, str]
+
+    def tier3(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, str(self.demo.runner), *args],
+                              cwd=self.demo.checkout, env=self.env, capture_output=True,
+                              text=True, timeout=300, check=False)
+
+
+@pytest.fixture
+def demo_cluster(api: FakeApiServer, tmp_path: Path) -> Iterator[DemoCluster]:
+    need_servers("postgres", "redis")
     demo = make_demo(tmp_path)
     (demo.checkout / "compose").mkdir()
     (demo.checkout / "compose" / "demo.yml").write_text(DEMO_COMPOSE)
@@ -67,23 +76,56 @@ def test_demo_runner_passes_on_kubernetes(api: FakeApiServer, tmp_path: Path) ->
             api.cluster.forward_targets[("*", backing.name, backing.default_port)] = (
                 ep.host, ep.port)
         config = api.kubeconfig(tmp_path / "kubeconfig")
-        result = subprocess.run(
-            [sys.executable, str(demo.runner), "--backend", "kubernetes",
-             "--kube-context", "kind-fake"],
-            cwd=demo.checkout, env=demo.env(KUBECONFIG=str(config), CI="true"),
-            capture_output=True, text=True, timeout=300, check=False)
+        yield DemoCluster(demo, demo.env(KUBECONFIG=str(config), CI="true"))
     finally:
         servers.down()
+
+
+def _forwards(api: FakeApiServer) -> int:
+    return sum(p.endswith("/portforward") for _, p in api.cluster.requests)
+
+
+def test_demo_runner_passes_on_kubernetes(api: FakeApiServer,
+                                          demo_cluster: DemoCluster) -> None:
+    result = demo_cluster.tier3("--backend", "kubernetes", "--kube-context", "kind-fake")
     out = result.stdout + result.stderr
     assert result.returncode == 0, out
     assert "context kind-fake" in out
-    [art] = demo.artifacts()
+    [art] = demo_cluster.demo.artifacts()
     run = json.loads((art / "run.json").read_text())
     assert run["backend"] == "kubernetes" and run["tests"]["passed"] == 3
     assert (art / "logs" / "kubernetes" / "manifests.yaml").exists()
     assert api.cluster.items("namespaces", None) == [] or all(
         n["status"]["phase"] == "Terminating" for n in api.cluster.items("namespaces", None))
-    assert any(p.endswith("/portforward") for _, p in api.cluster.requests)
+    assert _forwards(api) > 0
+
+
+def test_keep_then_attach_opens_the_forwards_again_then_down(
+        api: FakeApiServer, demo_cluster: DemoCluster) -> None:
+    """On-call's loop on Kubernetes: --keep, --attach RUN --only test, --down RUN.
+
+    The forwards of the kept run ended with its process; the attaching run
+    must open them again on the recorded ports, or its suite reaches nothing.
+    """
+    kept_run = demo_cluster.tier3("--backend", "kubernetes", "--kube-context", "kind-fake",
+                                  "--keep")
+    out = kept_run.stdout + kept_run.stderr
+    assert kept_run.returncode == 0, out
+    match = re.search(r"--attach ([0-9a-f]{8})", out)
+    assert match, out
+    run_id = match.group(1)
+    forwards_before = _forwards(api)
+
+    attached = demo_cluster.tier3("--attach", run_id, "--only", "test")
+    out = attached.stdout + attached.stderr
+    assert attached.returncode == 0, out
+    assert "port-forwards to" in out and "opened again" in out
+    assert "3 passed" in out
+    assert _forwards(api) > forwards_before
+
+    down = demo_cluster.tier3("--down", run_id)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert "namespace tiers-" in down.stdout + down.stderr
 
 
 def test_in_cluster_through_the_cli(api: FakeApiServer, tmp_path: Path) -> None:

@@ -371,13 +371,26 @@ class KubernetesBackend(Backend):
         self.namespace_created = False  # down must leave it
         ctx = self.chosen.context if self.chosen else ""
         command = f"kubectl --context {ctx} delete namespace {self.namespace}"
-        # The forwards end with this process: --attach reaches nothing until
-        # `kubectl port-forward` is run by hand on these ports.
+        # The forwards end with this process; --attach opens them again on
+        # these ports (reattach).
         kept.save(self.service.repo_root, kept.KeptRun(
             run_id=self.run.id, service=self.service.name, backend=self.name,
             endpoints={b.name: self.endpoint(b) for b in self.service.backends},
             down=command, details={"namespace": self.namespace, "context": ctx}))
-        return f"{command} (port-forwards end with this process)"
+        return f"{command} (port-forwards end with this process; --attach opens them again)"
+
+    def reattach(self, state: kept.KeptRun) -> None:
+        namespace = state.details.get("namespace", "")
+        self.kube_context = self.kube_context or state.details.get("context") or None
+        client = self.connect()
+        for backing in self.service.backends:
+            endpoint = state.endpoints.get(backing.name)
+            if endpoint is None:
+                continue
+            client.forward(namespace, names.dns_label(backing.name), backing.default_port,
+                           endpoint.port)
+        self.console.info(f"kubernetes: port-forwards to {namespace} opened again on the "
+                          "kept run's ports")
 
     def release(self, run_id: str) -> list[str]:
         state = kept.load(self.service.repo_root, run_id)
