@@ -34,6 +34,22 @@ def need_binary(name: str, how: str) -> str:
     return path
 
 
+def need_servers(*kinds: str, min_version: str | None = None) -> None:
+    """The local backend's server binary for each kind (at least ``min_version``)."""
+    from ci.backends.local import binaries
+    from ci.errors import ConfigError
+    from ci.kinds import kind_class
+
+    for kind in kinds:
+        spec = kind_class(kind).binaries
+        assert spec is not None, f"{kind} has no server binary"
+        at_least = f" >= {min_version}" if min_version else ""
+        try:
+            binaries.find(spec, kind, min_version)
+        except ConfigError as exc:
+            need(False, f"a local {kind} server binary{at_least}", exc.hint)
+
+
 def docker_answers() -> bool:
     try:
         import docker

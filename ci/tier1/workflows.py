@@ -163,31 +163,22 @@ def framework_workflow() -> Workflow:
         "concurrency": {"group": "framework-tests-${{ github.ref }}",
                         "cancel-in-progress": main_never_cancelled()},
         "jobs": {
-            "tests": {
-                "name": "framework tests",
-                "runs-on": RUNNER,
-                "timeout-minutes": FRAMEWORK_TIMEOUT_MINUTES,
-                "permissions": read_permissions(),
-                "steps": [
-                    checkout(),
-                    setup_python(["pyproject.toml"]),
-                    install_nox(),
-                    {"name": "Tests", "run": FRAMEWORK_TEST_COMMAND, "env": {"CI": "true"}},
-                ],
-            },
-            "lint": {
-                "name": "lint (ruff, mypy --strict)",
-                "runs-on": RUNNER,
-                "timeout-minutes": FRAMEWORK_TIMEOUT_MINUTES,
-                "permissions": read_permissions(),
-                "steps": [
-                    checkout(),
-                    setup_python(["pyproject.toml"]),
-                    install_nox(),
-                    {"name": "Lint", "run": LINT_COMMAND},
-                ],
-            },
+            "tests": _framework_job("framework tests", {
+                "name": "Tests", "run": FRAMEWORK_TEST_COMMAND, "env": {"CI": "true"}}),
+            "lint": _framework_job("lint (ruff, mypy --strict)",
+                                   {"name": "Lint", "run": LINT_COMMAND}),
         },
+    }
+
+
+def _framework_job(name: str, step: dict[str, Any]) -> dict[str, Any]:
+    """A job of ``framework-tests.yml``: check out, set up Python and nox, one step."""
+    return {
+        "name": name,
+        "runs-on": RUNNER,
+        "timeout-minutes": FRAMEWORK_TIMEOUT_MINUTES,
+        "permissions": read_permissions(),
+        "steps": [checkout(), setup_python(["pyproject.toml"]), install_nox(), step],
     }
 
 

@@ -19,9 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from ci.errors import ConfigError
-from ci.kinds import kind_class
-from tests.prereqs import need
+from tests.prereqs import need, need_servers
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,12 +75,7 @@ if __name__ == "__main__":
 
 @pytest.fixture(autouse=True)
 def _postgres() -> None:
-    try:
-        from ci.backends.local import binaries
-
-        binaries.find(kind_class("postgres").binaries, "postgres")  # type: ignore[arg-type]
-    except ConfigError as exc:
-        need(False, "a local postgres server binary", exc.hint)
+    need_servers("postgres")
     need(shutil.which("git") is not None, "git", "apt-get install git")
 
 

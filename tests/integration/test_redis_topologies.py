@@ -14,9 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ci.backends.local import binaries
-from ci.errors import ConfigError
-from ci.kinds.redis import TOPOLOGY_MIN_VERSION, Redis
+from ci.kinds.redis import TOPOLOGY_MIN_VERSION
 from tests.integration.fixture_service import (
     alive,
     docker_leftovers,
@@ -25,17 +23,13 @@ from tests.integration.fixture_service import (
     run_fixture,
     runner,
 )
-from tests.prereqs import need, need_docker
+from tests.prereqs import need_docker, need_servers
 
 pytestmark = pytest.mark.integration
 
 
 def test_topologies_pass_on_local(tmp_path: Path) -> None:
-    assert Redis.binaries is not None
-    try:
-        binaries.find(Redis.binaries, "redis", TOPOLOGY_MIN_VERSION)
-    except ConfigError as exc:
-        need(False, f"redis-server >= {TOPOLOGY_MIN_VERSION}", exc.hint)
+    need_servers("redis", min_version=TOPOLOGY_MIN_VERSION)
     run = run_fixture("redis_topologies", tmp_path, "local", timeout=180)
     assert run.result.returncode == 0, run.output
     assert "cluster: redis-server 7" in run.output and "3 processes" in run.output
@@ -60,11 +54,7 @@ def test_topologies_pass_on_compose(tmp_path: Path) -> None:
 def test_sweep_stops_every_process_of_a_killed_runs_topology(tmp_path: Path) -> None:
     """SIGKILL the runner while all six servers run; the next run's sweep stops
     every one of them (the state file lists each pid with its start time)."""
-    try:
-        assert Redis.binaries is not None
-        binaries.find(Redis.binaries, "redis", TOPOLOGY_MIN_VERSION)
-    except ConfigError as exc:
-        need(False, f"redis-server >= {TOPOLOGY_MIN_VERSION}", exc.hint)
+    need_servers("redis", min_version=TOPOLOGY_MIN_VERSION)
     checkout = install_fixture("redis_topologies", tmp_path)
     hold = tmp_path / "holding"
     argv, env = runner(checkout, "redis_topologies", "local", FIXTURE_HOLD_FILE=str(hold))

@@ -18,9 +18,6 @@ from typing import Any
 
 import pytest
 
-from ci.backends.local import binaries
-from ci.errors import ConfigError
-from ci.kinds import kind_class
 from tests.integration.reliability import (
     BACKENDS,
     WAIT_FOR_DEATH,
@@ -32,7 +29,7 @@ from tests.integration.reliability import (
     server_pid,
     settle,
 )
-from tests.prereqs import need, need_docker
+from tests.prereqs import need_docker, need_servers
 
 pytestmark = pytest.mark.integration
 
@@ -55,13 +52,7 @@ def first_line_after(run: Run, pattern: str) -> float:
 @pytest.fixture(params=["local", "compose"])
 def backend(request: pytest.FixtureRequest) -> Iterator[tuple[str, Any]]:
     if request.param == "local":
-        for kind in BACKENDS.values():
-            spec = kind_class(kind).binaries
-            assert spec is not None
-            try:
-                binaries.find(spec, kind)
-            except ConfigError as exc:
-                need(False, f"a local {kind} server binary", exc.hint)
+        need_servers(*BACKENDS.values())
         yield "local", None
         return
     need_docker()

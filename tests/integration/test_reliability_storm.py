@@ -43,7 +43,7 @@ from tests.integration.reliability import (
     recorded_processes,
     settle,
 )
-from tests.prereqs import need, need_docker
+from tests.prereqs import need_docker, need_servers
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
@@ -128,17 +128,7 @@ def docker_client() -> Any:
 
 
 def _servers() -> None:
-    from ci.backends.local import binaries
-    from ci.errors import ConfigError
-    from ci.kinds import kind_class
-
-    for kind in BACKENDS.values():
-        spec = kind_class(kind).binaries
-        assert spec is not None
-        try:
-            binaries.find(spec, kind)
-        except ConfigError as exc:
-            need(False, f"a local {kind} server binary", exc.hint)
+    need_servers(*BACKENDS.values())
 
 
 @pytest.mark.parametrize("backend", ["local", "compose"])

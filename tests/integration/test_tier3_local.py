@@ -13,24 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from ci.backends.local import binaries
-from ci.errors import ConfigError
-from ci.kinds import kind_class
 from tests.integration.demo_service import Demo, make_demo, run_processes, temp_dirs
-from tests.prereqs import need
+from tests.prereqs import need_servers
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(autouse=True)
 def _servers() -> None:
-    for kind in ("postgres", "redis"):
-        spec = kind_class(kind).binaries
-        assert spec is not None
-        try:
-            binaries.find(spec, kind)
-        except ConfigError as exc:
-            need(False, f"a local {kind} server binary", exc.hint)
+    need_servers("postgres", "redis")
 
 
 def _run_id(output: str) -> str:
