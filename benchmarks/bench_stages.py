@@ -4,6 +4,7 @@ the plain shell script that does what seed 004 does (``compare_shell.sh``).
     python benchmarks/bench_stages.py --vs-shell -n 5          # the figure issue 10 is judged by
     python benchmarks/bench_stages.py --vs-shell -n 5 --backend local
     python benchmarks/bench_stages.py [-n 3] [--only compose,local,shell]
+    python benchmarks/bench_stages.py --vs-shell -n 5 --no-bytecode   # PYTHONDONTWRITEBYTECODE=1
 
 ``--vs-shell`` runs the framework and the script interleaved (A B A B ...), so
 a machine that gets busier or quieter during the benchmark affects both sides
@@ -40,7 +41,10 @@ SCRIPT = ROOT / "benchmarks" / "compare_shell.sh"
 
 def run_framework(backend: str) -> tuple[dict[str, float], int]:
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        env = {**os.environ, "TIERS_BACKEND": backend}
+        # The result cache off: every run does the work, instead of the second
+        # being a cached pass. The migrated-database cache (compose) and the
+        # template cluster (local) stay on, as on any machine after its first run.
+        env = {**os.environ, "TIERS_BACKEND": backend, "TIERS_RESULT_CACHE": "off"}
         env.pop("CI", None)
         started = time.monotonic()
         proc = subprocess.run([sys.executable, str(RUNNER), "--artifacts", tmp], env=env,
@@ -135,7 +139,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="the framework's backend for --vs-shell (default compose)")
     parser.add_argument("--only", default="compose,local,shell",
                         help="comma-separated variants: compose, local, shell")
+    parser.add_argument("--no-bytecode", action="store_true",
+                        help="run both sides with PYTHONDONTWRITEBYTECODE=1 (as some "
+                        "container images do) instead of Python's default")
     args = parser.parse_args(argv)
+    # Both sides run alike: by default as on a developer's machine or a GitHub
+    # runner, where Python caches bytecode (and pytest its rewritten test
+    # modules); with --no-bytecode, every run of either side compiles afresh.
+    if args.no_bytecode:
+        os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
+        print("note: PYTHONDONTWRITEBYTECODE=1 for both sides")
+    elif os.environ.pop("PYTHONDONTWRITEBYTECODE", None) is not None:
+        print("note: PYTHONDONTWRITEBYTECODE unset for both sides (Python's default)")
     if args.vs_shell:
         return vs_shell(args.backend, args.n)
     variants = [v.strip() for v in args.only.split(",") if v.strip()]
