@@ -150,3 +150,29 @@ def test_durable_opt_out_keeps_fsync_on(checkout: tuple[Path, str],
     monkeypatch.setenv(dbcache.NO_CACHE_ENV, "1")
     _text, seen = one_run(root, name)
     assert seen["fsync"] == ("on",)
+
+
+def test_a_prune_leaves_another_runs_commit_in_flight(
+        checkout: tuple[Path, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs racing to fill the cache: one's prune ran between another's commit and tag."""
+    import docker
+
+    _root, name = checkout
+    cli = docker.from_env()
+    ours = dbcache.CacheKey(name, "db", "sha256:image", "{}", "migrations-a")
+    theirs = dbcache.CacheKey(name, "db", "sha256:image", "{}", "migrations-b")
+    container = cli.containers.create("postgres:15", command=["true"])
+    try:
+        in_flight = str(cli.api.commit(container.id, conf={"Labels": theirs.labels()})["Id"])
+        assert dbcache.prune_superseded(cli, ours) == []
+        survivor = cli.images.get(in_flight)
+        assert survivor.labels[dbcache.KEY_LABEL] == theirs.hash
+
+        # Left by a run that died between the two steps, long ago: a leftover.
+        monkeypatch.setattr(dbcache, "UNTAGGED_GRACE_S", 0.0)
+        assert dbcache.prune_superseded(cli, ours) == [survivor.short_id]
+        with pytest.raises(docker.errors.ImageNotFound):
+            cli.images.get(in_flight)
+    finally:
+        container.remove(force=True)
+        cli.close()

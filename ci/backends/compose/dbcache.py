@@ -42,6 +42,12 @@ SERVER_USER = "postgres"
 """The user the official image and the stand-in run the server as (it owns PGDATA)."""
 KEEP_PER_BACKING = 3
 """Cache images kept per backing (for other migrations, images or settings)."""
+UNTAGGED_GRACE_S = 600.0
+"""How old an untagged cache image must be before a prune takes it for a leftover.
+
+A run commits its container untagged and tags it a moment later; younger
+untagged images may be another run's commit in flight, which a prune must not
+pull from under it."""
 DURABLE_ENV = "TIERS_PG_DURABLE"
 NO_CACHE_ENV = "TIERS_NO_CACHE"
 
@@ -176,16 +182,19 @@ def commit(cli: Any, container: Any, key: CacheKey, *, replace: bool = False
     import docker.errors
 
     started = time.monotonic()
-    image = container.commit(conf={"Labels": key.labels()}, pause=True)
+    # The low-level call returns the new id without reading the image back,
+    # so nothing here depends on the image surviving a concurrent prune.
+    image_id = str(cli.api.commit(container.id, conf={"Labels": key.labels()},
+                                  pause=True)["Id"])
     try:
         old = cli.images.get(key.reference)
     except docker.errors.ImageNotFound:
         old = None
     if old is not None and not replace:
-        remove_quietly(cli, image.id)
+        remove_quietly(cli, image_id)
         return key.reference, time.monotonic() - started, False
-    image.tag(key.repository, key.hash)
-    if old is not None and old.id != image.id:
+    cli.api.tag(image_id, key.repository, key.hash, force=True)
+    if old is not None and old.id != image_id:
         remove_quietly(cli, old.id)
     return key.reference, time.monotonic() - started, True
 
@@ -208,7 +217,9 @@ def prune_superseded(cli: Any, key: CacheKey, keep: int = KEEP_PER_BACKING) -> l
 
     A few are kept, not one: two branches (or checkouts) with different
     migrations would otherwise rebuild each other's cache on every switch.
-    Untagged leftovers of a race to fill the cache always go.
+    Untagged leftovers of a crashed run go once older than
+    :data:`UNTAGGED_GRACE_S`; a younger one may be a concurrent run's commit
+    between its ``commit`` and its ``tag``.
     """
     removed = []
     ours = [i for i in cache_images(cli, key.owner) if key.reference not in i.tags]
@@ -218,6 +229,21 @@ def prune_superseded(cli: Any, key: CacheKey, keep: int = KEEP_PER_BACKING) -> l
         if image.tags and kept < keep:
             kept += 1
             continue
+        if not image.tags and _age_s(image) < UNTAGGED_GRACE_S:
+            continue
         if remove_quietly(cli, image.id):
             removed.append(", ".join(image.tags) or image.short_id)
     return removed
+
+
+def _age_s(image: Any) -> float:
+    """Seconds since the image was created (0 when Docker's timestamp cannot be read)."""
+    from datetime import datetime, timezone
+
+    created = str(image.attrs.get("Created", ""))
+    try:  # Docker writes nanoseconds; fromisoformat takes at most microseconds
+        head, _, frac = created.rstrip("Z").partition(".")
+        stamp = datetime.fromisoformat(f"{head}.{frac[:6] or '0'}+00:00")
+    except ValueError:
+        return 0.0
+    return (datetime.now(timezone.utc) - stamp).total_seconds()
