@@ -7,8 +7,10 @@ Each test uses a service name of its own, so the cache images it builds
 from __future__ import annotations
 
 import io
+import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -175,4 +177,34 @@ def test_a_prune_leaves_another_runs_commit_in_flight(
             cli.images.get(in_flight)
     finally:
         container.remove(force=True)
+        cli.close()
+
+
+def test_runs_racing_to_fill_an_empty_cache_leave_one_image(
+        checkout: tuple[Path, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import docker
+
+    _root, name = checkout
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache-home"))
+    cli = docker.from_env()
+    key = dbcache.CacheKey(name, "db", "sha256:image", "{}", "migrations")
+    containers = [cli.containers.create("postgres:15", command=["true"]) for _ in range(4)]
+    try:
+        # Four commits done; the four runs then look for the tag at the same moment.
+        committed = [str(cli.api.commit(c.id, conf={"Labels": key.labels()})["Id"])
+                     for c in containers]
+        barrier = threading.Barrier(len(committed))
+
+        def claim(image_id: str) -> bool:
+            barrier.wait()
+            return dbcache.claim(cli, image_id, key)
+
+        with ThreadPoolExecutor(len(committed)) as pool:
+            saved = list(pool.map(claim, committed))
+        assert sorted(saved) == [False, False, False, True]
+        images = dbcache.cache_images(cli, key.owner)
+        assert [i.tags for i in images] == [[key.reference]]
+    finally:
+        for container in containers:
+            container.remove(force=True)
         cli.close()

@@ -23,11 +23,15 @@ does not include volumes, so cached services keep PGDATA at
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 CACHE_REPO = "tiers-cache"
@@ -174,29 +178,58 @@ def commit(cli: Any, container: Any, key: CacheKey, *, replace: bool = False
            ) -> tuple[str, float, bool]:
     """Commit the running container as the cache image: (reference, seconds, saved).
 
-    Committed untagged first, then tagged unless a concurrent run already
-    tagged one for the same key (ours is then dropped and ``saved`` is False),
-    so runs racing to fill an empty cache leave one image. ``replace``
-    (``--no-cache``) moves the tag to the new image and drops the old one.
+    Committed untagged first, then :func:`claim` tags it unless a concurrent
+    run already tagged one for the same key (``saved`` is then False).
     """
-    import docker.errors
-
     started = time.monotonic()
     # The low-level call returns the new id without reading the image back,
     # so nothing here depends on the image surviving a concurrent prune.
     image_id = str(cli.api.commit(container.id, conf={"Labels": key.labels()},
                                   pause=True)["Id"])
-    try:
-        old = cli.images.get(key.reference)
-    except docker.errors.ImageNotFound:
-        old = None
-    if old is not None and not replace:
-        remove_quietly(cli, image_id)
-        return key.reference, time.monotonic() - started, False
-    cli.api.tag(image_id, key.repository, key.hash, force=True)
+    saved = claim(cli, image_id, key, replace=replace)
+    return key.reference, time.monotonic() - started, saved
+
+
+def claim(cli: Any, image_id: str, key: CacheKey, *, replace: bool = False) -> bool:
+    """Tag a committed image as the cache for ``key``; False if another run's is there.
+
+    Ours is then dropped, so runs racing to fill an empty cache leave one
+    image. ``replace`` (``--no-cache``) moves the tag to ours and drops the old.
+    """
+    import docker.errors
+
+    with owner_lock(key.owner):  # Docker's tag is no compare-and-swap: look and tag as one
+        try:
+            old = cli.images.get(key.reference)
+        except docker.errors.ImageNotFound:
+            old = None
+        if old is not None and not replace:
+            remove_quietly(cli, image_id)
+            return False
+        cli.api.tag(image_id, key.repository, key.hash, force=True)
     if old is not None and old.id != image_id:
         remove_quietly(cli, old.id)
-    return key.reference, time.monotonic() - started, True
+    return True
+
+
+@contextlib.contextmanager
+def owner_lock(owner: str) -> Iterator[None]:
+    """Hold this backing's cache lock: runs on one machine take turns to tag and prune.
+
+    Without it two runs filling an empty cache could both find no image and
+    both tag, the second orphaning the first's image. The lock file lives
+    beside the framework's other caches and is never removed (removing a
+    lock file others may hold open is what breaks ``flock``).
+    """
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tiers" / "locks"
+    base.mkdir(parents=True, exist_ok=True)
+    slug = hashlib.sha256(owner.encode()).hexdigest()[:16]
+    with open(base / f"dbcache-{slug}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def remove_quietly(cli: Any, image_id: str) -> bool:
@@ -221,6 +254,11 @@ def prune_superseded(cli: Any, key: CacheKey, keep: int = KEEP_PER_BACKING) -> l
     :data:`UNTAGGED_GRACE_S`; a younger one may be a concurrent run's commit
     between its ``commit`` and its ``tag``.
     """
+    with owner_lock(key.owner):
+        return _prune(cli, key, keep)
+
+
+def _prune(cli: Any, key: CacheKey, keep: int) -> list[str]:
     removed = []
     ours = [i for i in cache_images(cli, key.owner) if key.reference not in i.tags]
     ours.sort(key=lambda i: str(i.attrs.get("Created", "")), reverse=True)
@@ -238,7 +276,7 @@ def prune_superseded(cli: Any, key: CacheKey, keep: int = KEEP_PER_BACKING) -> l
 
 def _age_s(image: Any) -> float:
     """Seconds since the image was created (0 when Docker's timestamp cannot be read)."""
-    from datetime import datetime, timezone
+    from datetime import UTC, datetime
 
     created = str(image.attrs.get("Created", ""))
     try:  # Docker writes nanoseconds; fromisoformat takes at most microseconds
@@ -246,4 +284,4 @@ def _age_s(image: Any) -> float:
         stamp = datetime.fromisoformat(f"{head}.{frac[:6] or '0'}+00:00")
     except ValueError:
         return 0.0
-    return (datetime.now(timezone.utc) - stamp).total_seconds()
+    return (datetime.now(UTC) - stamp).total_seconds()
