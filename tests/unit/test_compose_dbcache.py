@@ -77,3 +77,24 @@ def test_a_slow_shell_pid_1_is_explained() -> None:
 def test_the_declaration_opts_out() -> None:
     durable = postgres(test_settings=False).kind.server_args()
     assert dbcache.test_command({"image": "postgres:15"}, durable) is None
+
+
+def test_an_image_removed_while_listed_is_left_out() -> None:
+    """Another run removed one between the listing and the read-back (the SDK's list raises)."""
+    import docker.errors
+
+    class Api:
+        def images(self, filters: dict[str, str]) -> list[dict[str, str]]:
+            assert filters == {"label": f"{dbcache.CACHE_LABEL}=svc/db"}
+            return [{"Id": "sha256:gone"}, {"Id": "sha256:kept"}]
+
+    class Images:
+        def get(self, image_id: str) -> str:
+            if image_id == "sha256:gone":
+                raise docker.errors.ImageNotFound("no such image")
+            return image_id
+
+    class Client:
+        api, images = Api(), Images()
+
+    assert dbcache.cache_images(Client(), "svc/db") == ["sha256:kept"]

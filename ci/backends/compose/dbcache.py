@@ -149,7 +149,17 @@ def make_key(cli: Any, service: str, backing: str, image_ref: str, spec: dict[st
 
 
 def cache_images(cli: Any, owner: str) -> list[Any]:
-    found: list[Any] = cli.images.list(filters={"label": f"{CACHE_LABEL}={owner}"})
+    """This backing's cache images, without those removed while they were being listed.
+
+    ``images.list`` of the SDK reads every listed image back and raises on one
+    that another run removed in between (a lost race to tag, a prune).
+    """
+    import docker.errors
+
+    found = []
+    for row in cli.api.images(filters={"label": f"{CACHE_LABEL}={owner}"}):
+        with contextlib.suppress(docker.errors.NotFound):
+            found.append(cli.images.get(row["Id"]))
     return found
 
 
