@@ -11,8 +11,8 @@ from pathlib import Path
 from ci.backends.local.processes import Child, spawn, stop_all
 from ci.tier3.suite import _ExitNotice
 
-# Exits 0.4 s after SIGTERM, like a server finishing a graceful shutdown.
-SLOW_STOP = "trap 'sleep 0.4; exit 0' TERM; while :; do sleep 0.05; done"
+# Exits 1 s after SIGTERM, like a server finishing a graceful shutdown.
+SLOW_STOP = "trap 'sleep 1; exit 0' TERM; while :; do sleep 0.05; done"
 
 
 def _child(tmp_path: Path, name: str, script: str) -> Child:
@@ -26,7 +26,8 @@ def test_servers_are_stopped_side_by_side(tmp_path: Path) -> None:
     stop_all(children)
     took = time.monotonic() - started
     assert all(c.exited() is not None for c in children)
-    assert took < 1.0, f"three 0.4 s shutdowns took {took:.2f}s: one after another?"
+    # Side by side about 1 s, one after another 3 s: the margin is for a busy machine.
+    assert took < 2.0, f"three 1 s shutdowns took {took:.2f}s: one after another?"
 
 
 def test_a_server_ignoring_its_stop_signal_is_killed_after_the_grace(tmp_path: Path) -> None:

@@ -32,7 +32,7 @@ def test_second_install_is_skipped_until_an_input_changes(tmp_path: Path) -> Non
     second = ensure_installed(session, args, root)
     assert not first.skipped and second.skipped
     assert len(session.installs) == 1
-    assert second.seconds < 0.1
+    assert second.seconds < 0.5
 
     (root / "svc" / "base.txt").write_text("psycopg>=3\n")  # an included file changed
     assert not ensure_installed(session, args, root).skipped
