@@ -67,8 +67,7 @@ def turned_off(environ: Mapping[str, str] | None = None) -> bool:
 def disabled(environ: Mapping[str, str] | None = None) -> bool:
     """Whether ``TIERS_NO_CACHE`` asks for a real run (Tier 3 also has ``--no-cache``)."""
     env = os.environ if environ is None else environ
-    return (env.get(ENV_NO_CACHE, "").strip().lower() in ("1", "true", "yes")
-            or env.get(ENV_RESULT_CACHE, "").strip().lower() in ("0", "off", "false", "no"))
+    return env.get(ENV_NO_CACHE, "").strip().lower() in ("1", "true", "yes") or turned_off(env)
 
 
 # -- inputs -------------------------------------------------------------------

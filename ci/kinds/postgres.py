@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Unpack
 from urllib.parse import quote
 
+from ci import usercache
 from ci.backing import Backing, Placement
 from ci.endpoints import Endpoint
 from ci.kinds.base import BinarySpec, Kind, LocalStart
@@ -167,8 +168,7 @@ def _cache_root(user: str | None) -> Path:
     if user is not None:
         # Root's home is private; the unprivileged user must reach its templates.
         return Path("/var/tmp/tiers-pg-templates")
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "tiers" / "pg-templates"
+    return usercache.directory() / "pg-templates"
 
 
 def _template(kind: Postgres, binary: Binary, user: str | None, env: Mapping[str, str],

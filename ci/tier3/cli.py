@@ -69,14 +69,7 @@ def exit_now(code: int) -> NoReturn:
     threads are joined, then atexit handlers (weakref finalizers among them)
     run, and only then ``os._exit``.
     """
-    shutdown = getattr(threading, "_shutdown", None)  # what Py_FinalizeEx calls first
-    if shutdown is not None:
-        shutdown()
-    else:
-        current = threading.current_thread()
-        for thread in threading.enumerate():
-            if thread is not current and not thread.daemon:
-                thread.join()
+    threading._shutdown()  # type: ignore[attr-defined]  # what Py_FinalizeEx calls first
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):

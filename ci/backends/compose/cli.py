@@ -10,9 +10,7 @@ found by the labels both put on them. ``TIERS_COMPOSE`` forces a choice
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import json
 import os
 import shlex
 import shutil
@@ -21,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ci import usercache
 from ci.errors import InfraError
 
 PROJECT_LABEL = "com.docker.compose.project"
@@ -69,13 +68,11 @@ class ComposeCLI:
         return shlex.join(self.down(project, [compose_file]))
 
 
-def _cache_file() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "tiers" / "compose-cli.json"
+VERSION_STORE = "compose-cli.json"
 
 
 def _fingerprint(argv: Sequence[str]) -> str | None:
-    """Path, size and mtime of a standalone compose executable; None for the plugin.
+    """The standalone compose executable's fingerprint; None for the plugin.
 
     ``docker-compose`` v1 is a Python program: asking its version costs a
     second or more of interpreter start-up on every run. The v2 plugin answers
@@ -84,31 +81,19 @@ def _fingerprint(argv: Sequence[str]) -> str | None:
     if len(argv) != 1:
         return None
     found = shutil.which(argv[0])
-    if found is None:
-        return None
-    try:
-        st = Path(found).resolve().stat()
-    except OSError:
-        return None
-    return f"{Path(found).resolve()}:{st.st_size}:{st.st_mtime_ns}"
+    return None if found is None else usercache.fingerprint(found)
 
 
 def _cached_version(argv: Sequence[str]) -> tuple[str | None, bool]:
     """(version, came from the cache); the cache is keyed by the executable's fingerprint."""
     key = _fingerprint(argv)
-    store: dict[str, str] = {}
     if key is not None:
-        with contextlib.suppress(OSError, ValueError):
-            store = json.loads(_cache_file().read_text(encoding="utf-8"))
-        if isinstance(store, dict) and isinstance(store.get(key), str):
-            return store[key], True
+        known = usercache.recall(VERSION_STORE, key)
+        if isinstance(known, str):
+            return known, True
     version = _version(argv)
     if version and key is not None:
-        with contextlib.suppress(OSError):
-            _cache_file().parent.mkdir(parents=True, exist_ok=True)
-            tmp = _cache_file().with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({key: version}), encoding="utf-8")
-            tmp.replace(_cache_file())
+        usercache.remember(VERSION_STORE, key, version)
     return version, False
 
 

@@ -31,8 +31,9 @@ import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
+
+from ci import usercache
 
 CACHE_REPO = "tiers-cache"
 CACHE_LABEL = "io.tiers.cache"
@@ -231,7 +232,7 @@ def owner_lock(owner: str) -> Iterator[None]:
     beside the framework's other caches and is never removed (removing a
     lock file others may hold open is what breaks ``flock``).
     """
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tiers" / "locks"
+    base = usercache.directory() / "locks"
     base.mkdir(parents=True, exist_ok=True)
     slug = hashlib.sha256(owner.encode()).hexdigest()[:16]
     with open(base / f"dbcache-{slug}.lock", "a") as handle:

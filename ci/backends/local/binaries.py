@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import glob
 import importlib.util
-import json
 import os
 import re
 import shutil
@@ -23,6 +22,7 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
+from ci import usercache
 from ci.errors import ConfigError
 from ci.kinds.base import BinarySpec
 
@@ -44,34 +44,22 @@ def parse_version(text: str) -> tuple[int, ...]:
     return tuple(int(p) for p in match.groups() if p is not None)
 
 
-def _cache_file() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "tiers" / "binary-versions.json"
-
-
-def _fingerprint(path: str) -> str:
-    st = os.stat(path)
-    return f"{st.st_size}:{st.st_mtime_ns}"
+VERSIONS_STORE = "binary-versions.json"
 
 
 @functools.cache
 def _version_of(path: str) -> tuple[int, ...]:
-    """``path --version``, remembered on disk by the executable's size and mtime.
+    """``path --version``, remembered in the user cache by the executable's fingerprint.
 
     Asking every candidate server its version is a process each, on every
     run; an executable that did not change still has the same version.
     """
-    try:
-        key = f"{path}|{_fingerprint(path)}"
-    except OSError:
+    key = usercache.fingerprint(path)
+    if key is None:
         return ()
-    cache = _cache_file()
-    try:
-        known: dict[str, list[int]] = json.loads(cache.read_text())
-    except (OSError, ValueError):
-        known = {}
-    if key in known:
-        return tuple(known[key])
+    known = usercache.recall(VERSIONS_STORE, key)
+    if isinstance(known, list):
+        return tuple(known)
     try:
         out = subprocess.run(
             [path, "--version"], capture_output=True, text=True, timeout=10, check=False
@@ -79,14 +67,7 @@ def _version_of(path: str) -> tuple[int, ...]:
     except (OSError, subprocess.TimeoutExpired):
         return ()
     version = parse_version(out.stdout + out.stderr)
-    known[key] = list(version)
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(known))
-        os.replace(tmp, cache)
-    except OSError:
-        pass  # a read-only home: ask again next time
+    usercache.remember(VERSIONS_STORE, key, list(version))
     return version
 
 
